@@ -1,0 +1,3 @@
+from wanbuild.cli import main
+
+raise SystemExit(main())

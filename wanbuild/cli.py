@@ -1,0 +1,99 @@
+"""The command line: parse argv, dispatch to one command, map errors to exit codes.
+
+Every command takes effect directories (default: all under effects/) and trailing Hydra-style
+overrides (`key=value`, `+key=value`, `~key`), in any order after the verb.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from wanbuild import __version__
+from wanbuild.error_handler import Exit, error_handler
+from wanbuild.errors import ConfigError
+
+EFFECTS_ROOT = Path("effects")
+
+
+def _is_override(arg: str) -> bool:
+    return "=" in arg or arg.startswith(("+", "~"))
+
+
+def split_targets(args: Sequence[str]) -> tuple[list[Path], list[str]]:
+    """(effect directories, overrides) from the positional arguments."""
+    from wanbuild.config.load import discover_effects
+
+    paths = [Path(a) for a in args if not _is_override(a)]
+    overrides = [a for a in args if _is_override(a)]
+    return (paths or discover_effects(EFFECTS_ROOT)), overrides
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="wanbuild",
+        description="Declarative LoRA fine-tunes of Wan models on Alibaba Model Studio.",
+    )
+    p.add_argument("--version", action="version", version=f"wanbuild {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    v = sub.add_parser("validate", help="check effects against the service's rules; no upload")
+    v.add_argument("targets", nargs="*", metavar="EFFECT|OVERRIDE")
+
+    s = sub.add_parser("show-prompts", help="print the compiled prompts and aigc_config")
+    s.add_argument("targets", nargs="*", metavar="EFFECT|OVERRIDE")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+
+    i = sub.add_parser("init", help="scaffold a new effect directory")
+    i.add_argument("path", type=Path, metavar="effects/NAME")
+    i.add_argument("--model", required=True)
+    i.add_argument("--region", default=None, help="default: the first region the model trains in")
+    i.add_argument("--kind", default=None, help="for models with several kinds (t2i|i2i, i2v|kf2v)")
+    i.add_argument("--trigger", default=None, help="default: a fresh rare token")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    unknown = [a for a in extra if a.startswith("-") and not a.startswith("~")]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    out = sys.stdout
+    try:
+        with error_handler():
+            return _dispatch(args, [*getattr(args, "targets", []), *extra], out)
+    except Exit as e:
+        return e.code
+    except BrokenPipeError:  # output piped into `head` and closed early
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _dispatch(args: argparse.Namespace, targets: list[str], stream: TextIO) -> int:
+    if args.command == "validate":
+        from wanbuild.commands.validate import validate
+
+        return validate(*split_targets(targets), stream)
+    if args.command == "show-prompts":
+        from wanbuild.commands.show_prompts import show_prompts
+
+        return show_prompts(*split_targets(targets), stream, as_json=args.json)
+    if args.command == "init":
+        from wanbuild.commands.init import init
+
+        if targets:
+            raise ConfigError(f"init takes no overrides: {' '.join(targets)}")
+        return init(
+            args.path,
+            model=args.model,
+            region=args.region,
+            kind=args.kind,
+            trigger=args.trigger,
+            out=stream,
+        )
+    raise AssertionError(args.command)

@@ -1,0 +1,160 @@
+"""`wanbuild init effects/NAME --model M`: scaffold an effect that validates once media exist."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from pathlib import Path
+from typing import Any, TextIO
+
+from wanbuild.config.load import display, find_conf_dir, read_yaml
+from wanbuild.errors import EXIT_OK, ConfigError
+from wanbuild.preflight import is_english_word
+from wanbuild.spec.kinds import is_video_kind
+
+# Kind-specific hyperparameters the scaffold writes (the reference's i2i recommendations).
+KIND_HYPER_PARAMETERS: dict[str, dict[str, str]] = {
+    "i2i": {"max_pixels": "1k", "val_img_size": "1k", "max_token_length": "1k"},
+}
+MEDIA_NAMES: dict[str, dict[str, str]] = {
+    "i2v": {"first_frame": "{id}.jpg", "video": "{id}.mp4"},
+    "kf2v": {"first_frame": "{id}_first.jpg", "last_frame": "{id}_last.jpg", "video": "{id}.mp4"},
+    "t2i": {"image": "{id}.jpg"},
+    "i2i": {"input_image": "{id}_in.jpg", "image": "{id}_out.jpg"},
+}
+
+
+def new_trigger() -> str:
+    alphabet = string.ascii_lowercase + string.digits
+    while True:
+        token = secrets.choice(string.ascii_lowercase) + "".join(
+            secrets.choice(alphabet) for _ in range(5)
+        )
+        if any(c.isdigit() for c in token) and not is_english_word(token):
+            return token
+
+
+def init(
+    path: Path,
+    *,
+    model: str,
+    region: str | None,
+    kind: str | None,
+    trigger: str | None,
+    out: TextIO,
+) -> int:
+    if path.exists() and any(path.iterdir()):
+        raise ConfigError(f"{display(path)}: already exists and is not empty")
+    conf = find_conf_dir(path.parent if path.parent.exists() else Path.cwd())
+    model_file = conf / "model" / f"{model}.yaml"
+    if not model_file.is_file():
+        known = sorted(p.stem for p in (conf / "model").glob("*.yaml"))
+        raise ConfigError(f"--model {model}: unknown model; known: {', '.join(known)}")
+    spec: dict[str, Any] = read_yaml(model_file)["model"]
+    region = region or spec["regions"][0]
+    if region not in spec["regions"]:
+        raise ConfigError(f"--region {region}: {model} trains in {', '.join(spec['regions'])} only")
+    kind = kind or spec["kinds"][0]
+    if kind not in spec["kinds"]:
+        raise ConfigError(f"--kind {kind}: {model} trains {', '.join(spec['kinds'])}")
+    limits = spec["limits"][region]
+    count = limits["min_samples"] or limits["recommended_samples"]
+    hp: dict[str, str] = dict(KIND_HYPER_PARAMETERS.get(kind, {}))
+    if spec.get("kind_parameter") and kind != spec["kinds"][0]:
+        hp = {spec["kind_parameter"]: kind, **hp}
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "media").mkdir(exist_ok=True)
+    (path / "effect.yaml").write_text(
+        _effect_yaml(model, region, kind, trigger or new_trigger(), hp), encoding="utf-8"
+    )
+    (path / "samples.yaml").write_text(_samples_yaml(kind, count), encoding="utf-8")
+    names = ", ".join(MEDIA_NAMES[kind].values())
+    print(
+        f"created {display(path)} ({kind} on {model} in {region}, {count} sample slots)", file=out
+    )
+    print(
+        f"next: put media in {display(path / 'media')} ({names} per sample), describe each "
+        f"sample in samples.yaml, then `wanbuild validate {display(path)}`",
+        file=out,
+    )
+    return EXIT_OK
+
+
+def _effect_yaml(model: str, region: str, kind: str, trigger: str, hp: dict[str, str]) -> str:
+    video = is_video_kind(kind)
+    template = (
+        "Then the {trigger} effect begins, <describe the motion, worded the same for every "
+        "sample; use {they}/{them}/{their} where it refers to the subject>."
+        if video
+        else "<describe the style or change, worded the same for every sample>"
+    )
+    hp_lines = "".join(f"  {k}: {v}\n" for k, v in hp.items()) or ""
+    hp_block = f"hyper_parameters:\n{hp_lines}" if hp_lines else "hyper_parameters: {}\n"
+    aigc = (
+        (
+            "  # Video only. Left null, both are compiled from `effect`; see show-prompts.\n"
+            "  aigc_config:\n"
+            "    use_input_prompt: false\n"
+            "    prompt: null\n"
+            "    lora_prompt_default: null\n"
+        )
+        if video
+        else ""
+    )
+    trigger_note = (
+        "# The effect description, identical in every prompt. {trigger} marks the trigger; other\n"
+        "# {slots} are filled per sample from its `words` (e.g. pronouns).\n"
+        if video
+        else "# The style description, identical in every prompt (prompts lead with the trigger).\n"
+    )
+    return (
+        "# An effect: what to train and how to deploy it. `wanbuild validate` checks it;\n"
+        "# command-line overrides (key=value) take precedence over everything here.\n"
+        "defaults:\n"
+        "  - config                      # conf/config.yaml: the base every effect shares\n"
+        f"  - override model: {model}\n"
+        f"  - override region: {region}\n"
+        "  - _self_                      # this file's values win over the model's defaults\n"
+        "\n"
+        "# A rare token with no meaning (letters and digits); it appears in every prompt.\n"
+        f"trigger: {trigger}\n"
+        f"{trigger_note}"
+        f'effect: "{template}"\n'
+        "\n"
+        f"# Overrides of {model}'s defaults (conf/model/{model}.yaml).\n"
+        f"{hp_block}"
+        "\n"
+        "deploy:\n"
+        "  capacity: 1\n"
+        "  # null deploys the final model; checkpoint-N exports and deploys that checkpoint.\n"
+        "  checkpoint: null\n"
+        f"{aigc}"
+    )
+
+
+def _samples_yaml(kind: str, count: int) -> str:
+    video = is_video_kind(kind)
+    lines = [
+        "# One entry per sample. Media paths are relative to this directory (keep media under",
+        "# media/, tracked by DVC). Captions: subject + background; the compiler adds the trigger",
+        "# and the effect text. `distractors` (training only) describes incidental changes the",
+        "# model should not learn.",
+        "train:",
+    ]
+    for n in range(1, count + 1):
+        sid = f"sample_{n:02d}"
+        lines.append(f"  - id: {sid}")
+        for key, pattern in MEDIA_NAMES[kind].items():
+            lines.append(f"    {key}: media/{pattern.format(id=sid)}")
+        if kind != "i2i":
+            lines.append(f'    subject: "<describe the subject of {sid}>"')
+        lines.append(f'    background: "<describe the background of {sid}>"')
+        if video:
+            lines.append("    words: {they: she, them: her, their: her}")
+    lines += [
+        "# Validation entries (no videos or target images): an empty list lets the service split",
+        "# a validation set off the training samples.",
+        "validation: []",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Adapter for configuration: Hydra/OmegaConf composition, YAML files, pydantic validation."""

@@ -1,0 +1,205 @@
+"""Load an effect: effect.yaml composed over conf/, samples.yaml, overrides -> a validated Effect.
+
+Errors name the file and key and say what to do; they are ConfigErrors, never tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from wanbuild.config.compose import apply_overrides, compose
+from wanbuild.errors import ConfigError
+from wanbuild.spec.effect import Effect
+
+EFFECT_FILE = "effect.yaml"
+SAMPLES_FILE = "samples.yaml"
+_PACKAGED_CONF = Path(__file__).resolve().parent.parent / "_conf"
+_SOURCE_CONF = Path(__file__).resolve().parent.parent.parent / "conf"
+
+
+@dataclass(frozen=True)
+class LoadedEffect:
+    effect: Effect
+    conf_dir: Path
+    effect_file: str
+    samples_file: str
+
+
+def display(path: Path) -> str:
+    """A path as the user should read it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def find_conf_dir(start: Path) -> Path:
+    """The project's conf/ (searched upwards from `start`), else the one wanbuild ships."""
+    for d in (start.resolve(), *start.resolve().parents):
+        if (d / "conf" / "config.yaml").is_file():
+            return d / "conf"
+    for candidate in (_SOURCE_CONF, _PACKAGED_CONF):
+        if (candidate / "config.yaml").is_file():
+            return candidate
+    raise ConfigError(f"no conf/config.yaml above {display(start)}, and none shipped with wanbuild")
+
+
+def discover_effects(root: Path) -> list[Path]:
+    if not root.is_dir():
+        raise ConfigError(
+            f"{display(root)}: no such directory; name an effect directory to work on"
+        )
+    found = sorted(p.parent for p in root.glob(f"*/{EFFECT_FILE}"))
+    if not found:
+        raise ConfigError(
+            f"{display(root)}: no effects (no */{EFFECT_FILE}); create one with `wanbuild init`"
+        )
+    return found
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as f:
+            return yaml.safe_load(f)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{display(path)}: invalid YAML{at}: {e.problem}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{display(path)}: invalid YAML: {e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{display(path)}: not UTF-8 text") from None
+
+
+def split_overrides(overrides: list[str]) -> tuple[list[str], list[str]]:
+    """(overrides for effect.yaml via Hydra, overrides for samples.yaml: `samples.<key>=...`)."""
+    hydra, samples = [], []
+    for item in overrides:
+        if item.startswith("samples."):
+            samples.append(item.removeprefix("samples."))
+        else:
+            hydra.append(item)
+    return hydra, samples
+
+
+def load_effect(
+    effect_dir: Path, overrides: list[str], conf_dir: Path | None = None
+) -> LoadedEffect:
+    if not effect_dir.is_dir():
+        raise ConfigError(f"{display(effect_dir)}: no such effect directory")
+    effect_path = effect_dir / EFFECT_FILE
+    samples_path = effect_dir / SAMPLES_FILE
+    if not effect_path.is_file():
+        raise ConfigError(
+            f"{display(effect_path)}: missing; scaffold it with "
+            f"`wanbuild init {display(effect_dir)} --model <model>`"
+        )
+    conf = conf_dir or find_conf_dir(effect_dir)
+    _check_effect_file(effect_path)
+    hydra_overrides, sample_overrides = split_overrides(overrides)
+    data = compose(effect_dir, conf, hydra_overrides, display(effect_path))
+    if not samples_path.is_file():
+        raise ConfigError(f"{display(samples_path)}: missing; list the effect's samples there")
+    samples = read_yaml(samples_path)
+    if samples is None:
+        samples = {}
+    if not isinstance(samples, dict):
+        raise ConfigError(
+            f"{display(samples_path)}: expected a mapping with `train:` and `validation:`"
+        )
+    samples = {k: ([] if v is None else v) for k, v in samples.items()}
+    samples = apply_overrides(samples, sample_overrides, display(samples_path))
+    data.update(name=effect_dir.resolve().name, directory=effect_dir.resolve(), samples=samples)
+    try:
+        effect = Effect.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(
+            _format_validation(e, display(effect_path), display(samples_path))
+        ) from None
+    return LoadedEffect(effect, conf, display(effect_path), display(samples_path))
+
+
+def _check_effect_file(path: Path) -> None:
+    raw = read_yaml(path)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{display(path)}: expected a mapping of keys (trigger, effect, ...)")
+    defaults = raw.get("defaults")
+    if not isinstance(defaults, list) or "config" not in defaults:
+        raise ConfigError(
+            f"{display(path)}: `defaults` must start with `- config`, then "
+            "`- override model: <model>` and `- override region: <region>`, then `- _self_`"
+        )
+
+
+def load_hp_schema(conf_dir: Path, effect: Effect) -> dict[str, Any]:
+    """The model family's JSON Schema for hyper_parameters, with the model's own bounds added."""
+    path = conf_dir / "schema" / f"{effect.model.hyper_parameter_schema}.json"
+    try:
+        schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{display(path)}: missing (named by model.hyper_parameter_schema)"
+        ) from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{display(path)}: invalid JSON at line {e.lineno}: {e.msg}") from None
+    for key, bounds in effect.model.hyper_parameter_bounds.items():
+        prop = schema.setdefault("properties", {}).setdefault(key, {})
+        prop.update(bounds)
+    return schema
+
+
+def _format_validation(err: ValidationError, effect_file: str, samples_file: str) -> str:
+    lines = []
+    for item in err.errors():
+        loc = item["loc"]
+        file = samples_file if loc and loc[0] == "samples" else effect_file
+        path = _loc_text(loc[1:] if loc and loc[0] == "samples" else loc)
+        if item["type"] == "extra_forbidden":
+            allowed = _allowed_keys(Effect, loc[:-1])
+            hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+            lines.append(f"{file}: {path}: unknown key{hint}")
+        elif item["type"] == "missing":
+            lines.append(f"{file}: {path}: required but missing")
+        else:
+            lines.append(f"{file}: {path}: {item['msg']} (got {item.get('input')!r})")
+    return "\n".join(lines)
+
+
+def _loc_text(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        is_model = isinstance(current, type) and issubclass(current, BaseModel)
+        field = current.model_fields.get(part) if is_model else None
+        if field is None:
+            return []
+        current = _model_in(field.annotation)
+        if current is None:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return sorted(current.model_fields)
+    return []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,31 @@
+"""What probing a media file found, as values the lint rules read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ProblemCode = Literal[
+    "missing", "traversal", "absolute", "escapes", "not_file", "unreadable", "wrong_type"
+]
+
+
+@dataclass(frozen=True)
+class MediaFacts:
+    type: Literal["image", "video"]
+    format: str  # JPEG/PNG/WEBP/BMP/... for images; mp4/mov/webm/... for videos
+    width: int
+    height: int
+    bytes: int
+    duration_s: float | None = None
+    codec: str | None = None
+    fps: float | None = None
+
+
+@dataclass(frozen=True)
+class MediaProblem:
+    code: ProblemCode
+    detail: str
+
+
+Probe = MediaFacts | MediaProblem

@@ -1,0 +1,117 @@
+"""Read media headers with Pillow and PyAV: size, format, resolution, duration. No full decode.
+
+A video is opened, its header read and its first frame decoded (to catch a broken stream);
+nothing else is decoded. Images are opened lazily (header only), with EXIF rotation applied
+to the reported size, as the service would see the picture.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+
+from wanbuild.media.facts import MediaFacts, MediaProblem, Probe
+
+_EXIF_ORIENTATION = 0x0112
+
+
+def probe_image(path: Path) -> MediaFacts:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            fmt = im.format or "?"
+            # getexif() on a PNG decodes the whole image; PNGs carry no rotation anyway
+            rotated = fmt != "PNG" and im.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8)
+            if rotated:
+                w, h = h, w
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+        raise ValueError(f"not a readable image ({e.__class__.__name__})") from None
+    return MediaFacts("image", fmt, w, h, path.stat().st_size)
+
+
+def probe_video(path: Path) -> MediaFacts:
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            if not c.streams.video:
+                raise ValueError("no video stream")
+            if _is_still_image(c.format.name):
+                raise ValueError("a still image")
+            v = c.streams.video[0]
+            cc = v.codec_context
+            if v.duration is not None and v.time_base is not None:
+                duration = float(v.duration * v.time_base)
+            else:
+                duration = (c.duration or 0) / av.time_base
+            fps = float(v.average_rate or 0)
+            width, height = cc.width, cc.height
+            codec = cc.name
+            container = _container_name(c.format.name, c.metadata, path)
+            frame = next(c.decode(v), None)
+            if frame is None:
+                raise ValueError("no decodable frame")
+            if getattr(frame, "rotation", 0) in (90, -90, 270, -270):
+                width, height = height, width
+    except (av.error.FFmpegError, StopIteration, IndexError) as e:
+        raise ValueError(f"not a readable video ({e.__class__.__name__})") from None
+    return MediaFacts("video", container, width, height, path.stat().st_size, duration, codec, fps)
+
+
+def _is_still_image(ffmpeg_format: str) -> bool:
+    return any(n == "image2" or n.endswith("_pipe") for n in ffmpeg_format.split(","))
+
+
+def _container_name(ffmpeg_format: str, metadata: dict[str, str], path: Path) -> str:
+    names = ffmpeg_format.split(",")
+    if "mp4" in names or "mov" in names:
+        brand = metadata.get("major_brand", "").strip()
+        if brand == "qt":
+            return "mov"
+        if brand:
+            return "mp4"
+        return "mov" if path.suffix.lower() == ".mov" else "mp4"
+    return names[-1] if "webm" in names else names[0]
+
+
+def resolve_media(root: Path, rel: str) -> Path | MediaProblem:
+    """Where `rel` (as written in samples.yaml) points, if it stays inside `root`."""
+    pure = PurePosixPath(rel.replace("\\", "/"))
+    if pure.is_absolute():
+        return MediaProblem(
+            "absolute", "an absolute path; write it relative to the effect directory"
+        )
+    if ".." in pure.parts:
+        return MediaProblem(
+            "traversal", "the path climbs out with '..'; keep media inside the effect"
+        )
+    path = root / Path(*pure.parts)
+    if not os.path.lexists(path):
+        return MediaProblem("missing", "no such file")
+    real = path.resolve()
+    if not real.is_relative_to(root.resolve()):
+        return MediaProblem("escapes", f"a symlink leading outside the effect directory ({real})")
+    if not real.is_file():
+        return MediaProblem("not_file", "not a regular file")
+    return path
+
+
+def probe(root: Path, rel: str, expected: str) -> Probe:
+    """Resolve and probe one media file as the type its key says (image or video)."""
+    where = resolve_media(root, rel)
+    if isinstance(where, MediaProblem):
+        return where
+    first, second = (
+        (probe_image, probe_video) if expected == "image" else (probe_video, probe_image)
+    )
+    try:
+        return first(where)
+    except ValueError as e:
+        reason = str(e)
+    try:
+        other = second(where)
+    except ValueError:
+        return MediaProblem("unreadable", f"{reason}: corrupt, truncated or not {expected} data")
+    return MediaProblem("wrong_type", f"this is {other.type} data ({other.format}), not {expected}")

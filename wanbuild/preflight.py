@@ -1,0 +1,55 @@
+"""Everything `validate` checks for one loaded effect: probe its media, then run the lint rules.
+
+The I/O half (probing files, loading the schema, the word list) lives here; the rules
+themselves are pure (wanbuild.core.lint).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from wanbuild.config.load import LoadedEffect, load_hp_schema
+from wanbuild.core.findings import Finding
+from wanbuild.core.lint import LintInput, MediaKey, lint
+from wanbuild.media.facts import Probe
+from wanbuild.media.probe import probe
+from wanbuild.spec.effect import Effect
+from wanbuild.spec.kinds import MEDIA_KEYS
+
+# wordfreq's Zipf scale: 1.0 is about once per hundred million words.
+_WORD_ZIPF = 1.0
+
+
+@functools.cache
+def is_english_word(token: str) -> bool:
+    from wordfreq import zipf_frequency
+
+    return bool(zipf_frequency(token, "en") > _WORD_ZIPF)
+
+
+def probe_media(effect: Effect) -> dict[MediaKey, Probe]:
+    probes: dict[MediaKey, Probe] = {}
+    for split, items in (
+        ("train", effect.samples.train),
+        ("validation", effect.samples.validation),
+    ):
+        for i, sample in enumerate(items):
+            for key, media_type in MEDIA_KEYS.items():
+                rel = getattr(sample, key)
+                if rel is not None:
+                    probes[(split, i, key)] = probe(effect.directory, rel, media_type)
+    return probes
+
+
+def preflight(loaded: LoadedEffect) -> list[Finding]:
+    effect = loaded.effect
+    return lint(
+        LintInput(
+            effect=effect,
+            effect_file=loaded.effect_file,
+            samples_file=loaded.samples_file,
+            hp_schema=load_hp_schema(loaded.conf_dir, effect),
+            probes=probe_media(effect),
+            is_word=is_english_word,
+        )
+    )

@@ -1,0 +1,131 @@
+"""The effect spec: what the user declared, composed and validated (pydantic, unknown keys fail).
+
+`Effect` is built by wanbuild.config.load from conf/ + effect.yaml + samples.yaml + overrides.
+Everything here is a frozen value; nothing reads files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from wanbuild.spec.kinds import Kind
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ImageLimits(_Strict):
+    formats: tuple[str, ...]
+    max_width: int
+    max_height: int
+    max_bytes: int | None
+    recommended_max_side: int | None = None
+
+
+class VideoLimits(_Strict):
+    containers: tuple[str, ...]
+    max_width: int
+    max_height: int
+    max_bytes: int | None
+    max_duration_s: float
+
+
+class Limits(_Strict):
+    min_samples: int | None
+    recommended_samples: int
+    max_zip_bytes: int
+    max_jsonl_bytes: int
+    max_images: int | None
+    max_videos: int | None
+    image: ImageLimits
+    video: VideoLimits | None
+
+
+class ModelSpec(_Strict):
+    name: str
+    kinds: tuple[Kind, ...]
+    kind_parameter: str | None = None
+    regions: tuple[str, ...]
+    training_type: str
+    hyper_parameter_schema: str
+    hyper_parameter_bounds: dict[str, dict[str, Any]] = {}
+    min_total_steps: int
+    tokens_per_step: dict[str, int] | None = None
+    price_cny_per_1k_tokens: float | None = None
+    limits: dict[str, Limits]
+
+
+class Region(_Strict):
+    name: str
+    base_url: str
+    upload_api: Literal["native", "compatible"]
+
+
+class Backend(_Strict):
+    name: Literal["emulator", "dashscope"]
+    state_dir: str | None = None
+    time_scale: float | None = None
+    base_url: str | None = None
+    workspace: str | None = None
+
+
+class AigcConfig(_Strict):
+    use_input_prompt: bool = False
+    prompt: str | None = None
+    lora_prompt_default: str | None = None
+
+
+class Deploy(_Strict):
+    capacity: int = Field(1, ge=0, lt=1000)
+    checkpoint: str | None = Field(None, pattern=r"^checkpoint-[0-9]+$")
+    aigc_config: AigcConfig = AigcConfig()
+    words: dict[str, str] = {}
+
+
+class Sample(_Strict):
+    id: str
+    first_frame: str | None = None
+    last_frame: str | None = None
+    video: str | None = None
+    image: str | None = None
+    input_image: str | None = None
+    subject: str = ""
+    background: str = ""
+    distractors: str | None = None
+    words: dict[str, str] = {}
+
+
+class Samples(_Strict):
+    train: tuple[Sample, ...] = ()
+    # Empty: the service splits a validation set off the training set.
+    validation: tuple[Sample, ...] = ()
+
+
+class Effect(_Strict):
+    """One effect, fully composed. `directory` is absolute; media paths are relative to it."""
+
+    name: str
+    directory: Path
+    model: ModelSpec
+    region: Region
+    backend: Backend
+    trigger: str
+    effect: str
+    hyper_parameters: dict[str, Any]
+    deploy: Deploy
+    samples: Samples
+
+    @property
+    def kind(self) -> Kind:
+        if len(self.model.kinds) == 1 or self.model.kind_parameter is None:
+            return self.model.kinds[0]
+        chosen = self.hyper_parameters.get(self.model.kind_parameter, self.model.kinds[0])
+        return chosen if chosen in self.model.kinds else self.model.kinds[0]
+
+    @property
+    def limits(self) -> Limits | None:
+        return self.model.limits.get(self.region.name)
