@@ -84,11 +84,12 @@ def demo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_demo_media_are_deterministic(demo_copy: Path, tmp_path: Path) -> None:
-    again = tmp_path / "money_rain"
-    shutil.copytree(REPO / "effects" / "money_rain", again, ignore=shutil.ignore_patterns("media"))
+@pytest.mark.parametrize("name", ["money_rain", "fashion_magazine"])
+def test_demo_media_are_deterministic(demo_copy: Path, tmp_path: Path, name: str) -> None:
+    again = tmp_path / name
+    shutil.copytree(REPO / "effects" / name, again, ignore=shutil.ignore_patterns("media"))
     generate(again)
-    assert _digest(again / "media") == _digest(demo_copy / "effects/money_rain/media")
+    assert _digest(again / "media") == _digest(demo_copy / "effects" / name / "media")
 
 
 def test_all_demos_validate_clean(
