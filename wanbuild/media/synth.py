@@ -93,8 +93,9 @@ def write_video(
         if codec == "libx264":
             # x264 is only bit-exact run to run with one thread and no sliced threads.
             stream.options = {"crf": "28", "preset": "veryfast", "threads": "1"}
-        for im in frames:
+        for index, im in enumerate(frames):
             frame = av.VideoFrame.from_image(im)  # type: ignore[no-untyped-call]
+            frame.pts, frame.time_base = index, Fraction(1, fps)
             for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode():
