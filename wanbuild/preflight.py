@@ -11,10 +11,10 @@ import functools
 from wanbuild.config.load import LoadedEffect, load_hp_schema
 from wanbuild.core.findings import Finding
 from wanbuild.core.lint import LintInput, MediaKey, lint
-from wanbuild.media.facts import Probe
 from wanbuild.media.probe import probe
 from wanbuild.spec.effect import Effect
 from wanbuild.spec.kinds import MEDIA_KEYS
+from wanbuild.spec.media import Probe
 
 # wordfreq's Zipf scale: 1.0 is about once per hundred million words.
 _WORD_ZIPF = 1.0

@@ -17,9 +17,9 @@ import jsonschema
 from wanbuild.core import prompts
 from wanbuild.core.findings import Finding
 from wanbuild.core.steps import min_epochs_for, schedule, split_sizes
-from wanbuild.media.facts import MediaFacts, MediaProblem, Probe
 from wanbuild.spec.effect import Effect, Sample
 from wanbuild.spec.kinds import MEDIA_KEYS, SAMPLE_MEDIA, is_video_kind
+from wanbuild.spec.media import MediaFacts, MediaProblem, Probe
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 TRIGGER_SHAPE = re.compile(r"^[A-Za-z0-9_]{3,}$")

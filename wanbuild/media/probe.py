@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
-from wanbuild.media.facts import MediaFacts, MediaProblem, Probe
+from wanbuild.spec.media import MediaFacts, MediaProblem, Probe
 
 _EXIF_ORIENTATION = 0x0112
 

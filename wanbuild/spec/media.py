@@ -1,4 +1,4 @@
-"""What probing a media file found, as values the lint rules read."""
+"""What probing a media file found, as values the lint rules read (filled by wanbuild.media)."""
 
 from __future__ import annotations
 
