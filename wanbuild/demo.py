@@ -18,10 +18,7 @@ from PIL import Image, ImageDraw
 
 from wanbuild.media.synth import blend_frames, rain_frames, save_image, scene, write_video
 
-# Widths are multiples of 64: with other widths, the RGB -> YUV conversion in front of x264
-# was seen to vary run to run within one process (likely uninitialised row padding), and the
-# demo media must be bit-identical wherever they are regenerated.
-VIDEO_SIZES = ((320, 240), (256, 320), (256, 256))
+VIDEO_SIZES = ((320, 240), (240, 320), (256, 256))
 IMAGE_SIZES = ((384, 384), (384, 512), (512, 384))
 FPS = 16
 SECONDS = 2.0

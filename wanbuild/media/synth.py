@@ -10,8 +10,12 @@ import random
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw
+
+if TYPE_CHECKING:
+    import av
 
 _PILLOW_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP"}
 
@@ -91,15 +95,43 @@ def write_video(
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.codec_context.thread_count = 1
         if codec == "libx264":
-            # x264 is only bit-exact run to run with one thread and no sliced threads.
+            # One encoder thread: nothing in the output may depend on scheduling.
             stream.options = {"crf": "28", "preset": "veryfast", "threads": "1"}
         for index, im in enumerate(frames):
-            frame = av.VideoFrame.from_image(im)  # type: ignore[no-untyped-call]
+            frame = yuv420_frame(im)
             frame.pts, frame.time_base = index, Fraction(1, fps)
             for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
+
+
+def yuv420_frame(im: Image.Image) -> av.VideoFrame:
+    """A yuv420p frame converted by Pillow, every byte (row padding too) set by us.
+
+    PyAV's own RGB -> YUV path was seen to give different encodes of the same pictures from run
+    to run; demo media must be bit-identical wherever they are regenerated.
+    """
+    import av
+
+    w, h = im.size
+    y, cb, cr = im.convert("RGB").convert("YCbCr").split()
+    planes = (
+        y,
+        cb.resize((w // 2, h // 2), Image.Resampling.BOX),
+        cr.resize((w // 2, h // 2), Image.Resampling.BOX),
+    )
+    frame = av.VideoFrame(w, h, "yuv420p")
+    for plane, channel in zip(frame.planes, planes, strict=True):
+        pad = plane.line_size - channel.width
+        rows = channel.tobytes()
+        if pad:
+            rows = b"".join(
+                rows[r * channel.width : (r + 1) * channel.width] + b"\0" * pad
+                for r in range(channel.height)
+            )
+        plane.update(rows)
+    return frame
 
 
 def make_video(
