@@ -43,6 +43,19 @@ def _parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="check effects against the service's rules; no upload")
     v.add_argument("targets", nargs="*", metavar="EFFECT|OVERRIDE")
+    v.add_argument(
+        "--strict",
+        action="store_true",
+        help="media outside the limits are errors, not fitted by build",
+    )
+
+    b = sub.add_parser("build", help="build the dataset zips into build/<effect>/")
+    b.add_argument("targets", nargs="*", metavar="EFFECT|OVERRIDE")
+    b.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse media outside the limits instead of fitting them",
+    )
 
     s = sub.add_parser("show-prompts", help="print the compiled prompts and aigc_config")
     s.add_argument("targets", nargs="*", metavar="EFFECT|OVERRIDE")
@@ -78,7 +91,11 @@ def _dispatch(args: argparse.Namespace, targets: list[str], stream: TextIO) -> i
     if args.command == "validate":
         from wanbuild.commands.validate import validate
 
-        return validate(*split_targets(targets), stream)
+        return validate(*split_targets(targets), stream, strict=args.strict)
+    if args.command == "build":
+        from wanbuild.commands.build import build
+
+        return build(*split_targets(targets), stream, strict=args.strict)
     if args.command == "show-prompts":
         from wanbuild.commands.show_prompts import show_prompts
 

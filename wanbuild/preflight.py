@@ -7,6 +7,7 @@ themselves are pure (wanbuild.core.lint).
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 from wanbuild.config.load import LoadedEffect, load_hp_schema
 from wanbuild.core.findings import Finding
@@ -41,15 +42,24 @@ def probe_media(effect: Effect) -> dict[MediaKey, Probe]:
     return probes
 
 
-def preflight(loaded: LoadedEffect) -> list[Finding]:
+@dataclass(frozen=True)
+class Checked:
+    findings: list[Finding]
+    probes: dict[MediaKey, Probe]
+
+
+def preflight(loaded: LoadedEffect, *, strict: bool = False) -> Checked:
     effect = loaded.effect
-    return lint(
+    probes = probe_media(effect)
+    findings = lint(
         LintInput(
             effect=effect,
             effect_file=loaded.effect_file,
             samples_file=loaded.samples_file,
             hp_schema=load_hp_schema(loaded.conf_dir, effect),
-            probes=probe_media(effect),
+            probes=probes,
             is_word=is_english_word,
+            strict=strict,
         )
     )
+    return Checked(findings, probes)

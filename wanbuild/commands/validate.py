@@ -15,12 +15,14 @@ from wanbuild.spec.effect import Effect
 from wanbuild.spec.kinds import is_video_kind
 
 
-def validate(effect_dirs: list[Path], overrides: list[str], out: TextIO) -> int:
+def validate(
+    effect_dirs: list[Path], overrides: list[str], out: TextIO, *, strict: bool = False
+) -> int:
     failed = False
     for effect_dir in effect_dirs:
         try:
             loaded = load_effect(effect_dir, overrides)
-            findings = preflight(loaded)
+            findings = preflight(loaded, strict=strict).findings
         except ConfigError as e:
             failed = True
             for line in str(e).splitlines():

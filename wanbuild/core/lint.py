@@ -16,6 +16,7 @@ import jsonschema
 
 from wanbuild.core import prompts
 from wanbuild.core.findings import Finding
+from wanbuild.core.fitting import fit_media
 from wanbuild.core.steps import min_epochs_for, schedule, split_sizes
 from wanbuild.spec.effect import Effect, Sample
 from wanbuild.spec.kinds import MEDIA_KEYS, SAMPLE_MEDIA, is_video_kind
@@ -36,6 +37,8 @@ class LintInput:
     probes: Mapping[MediaKey, Probe]
     # Answers "is this an English word?" (wordfreq in production); injected to stay pure.
     is_word: Callable[[str], bool]
+    # Media outside the limits are errors instead of being fitted by `build`.
+    strict: bool = False
 
 
 def lint(inp: LintInput) -> list[Finding]:
@@ -605,77 +608,45 @@ def _media_limits(inp: LintInput, where: str, rel: str, m: MediaFacts) -> Iterat
     assert limits is not None
     f = inp.samples_file
     ctx = f"{e.model.name} in {e.region.name}"
-    if m.type == "image":
-        il = limits.image
-        if m.format.upper() not in il.formats:
+    fit = fit_media(m, limits.image, limits.video)
+    if fit is None:
+        yield Finding("error", f, where, f"{rel}: {ctx} takes no videos", "remove it")
+        return
+    if fit.needed:
+        if inp.strict:
             yield Finding(
                 "error",
                 f,
                 where,
-                f"{rel}: {m.format} images are not accepted by {ctx}",
-                f"convert it to one of {', '.join(il.formats)}",
+                f"{rel}: outside the limits of {ctx}: {fit.describe()}",
+                "fit it yourself, or build without --strict to let wanbuild fit it",
             )
-        if m.width > il.max_width or m.height > il.max_height:
-            yield Finding(
-                "error",
-                f,
-                where,
-                f"{rel}: {m.width}x{m.height} exceeds {il.max_width}x{il.max_height} ({ctx})",
-                f"downscale it to fit {il.max_width}x{il.max_height}",
-            )
-        elif il.recommended_max_side and max(m.width, m.height) > il.recommended_max_side:
+        else:
             yield Finding(
                 "warning",
                 f,
                 where,
-                f"{rel}: {m.width}x{m.height}; the guide suggests at most "
-                f"{il.recommended_max_side} per side (larger images train slower)",
-                f"downscale it to {il.recommended_max_side} or less",
+                f"{rel}: build fits it to {ctx}: {fit.describe()}",
+                "fine as is; fit it yourself to control the result",
             )
-        if il.max_bytes is not None and m.bytes > il.max_bytes:
-            yield Finding(
-                "error",
-                f,
-                where,
-                f"{rel}: {_mb(m.bytes)} exceeds the {_mb(il.max_bytes)} per-image limit ({ctx})",
-                "re-encode it smaller (JPEG quality, or a lower resolution)",
-            )
-        return
-    vl = limits.video
-    if vl is None:
-        yield Finding("error", f, where, f"{rel}: {ctx} takes no videos", "remove it")
-        return
-    if m.format not in vl.containers:
+    if fit.trim_to_s is not None and e.kind == "kf2v":
         yield Finding(
             "error",
             f,
             where,
-            f"{rel}: a {m.format} file; {ctx} accepts {'/'.join(c.upper() for c in vl.containers)}",
-            "convert it to H.264 MP4",
+            f"{rel}: trimming to {fit.trim_to_s:g} s would cut the frames its last_frame shows",
+            f"cut the clip yourself to {fit.trim_to_s:g} s so it ends on its last frame",
         )
-    if m.width > vl.max_width or m.height > vl.max_height:
+    il = limits.image
+    side = max(fit.width, fit.height)
+    if m.type == "image" and il.recommended_max_side and side > il.recommended_max_side:
         yield Finding(
-            "error",
+            "warning",
             f,
             where,
-            f"{rel}: {m.width}x{m.height} exceeds {vl.max_width}x{vl.max_height} ({ctx})",
-            f"downscale it to fit {vl.max_width}x{vl.max_height}",
-        )
-    if vl.max_bytes is not None and m.bytes > vl.max_bytes:
-        yield Finding(
-            "error",
-            f,
-            where,
-            f"{rel}: {_mb(m.bytes)} exceeds the {_mb(vl.max_bytes)} per-video limit ({ctx})",
-            "re-encode it at a lower bitrate or resolution",
-        )
-    if m.duration_s is not None and m.duration_s > vl.max_duration_s + 1e-3:
-        yield Finding(
-            "error",
-            f,
-            where,
-            f"{rel}: {m.duration_s:.1f} s exceeds {vl.max_duration_s:g} s ({ctx})",
-            f"trim it to {vl.max_duration_s:g} s or less",
+            f"{rel}: {fit.width}x{fit.height}; the guide suggests at most "
+            f"{il.recommended_max_side} per side (larger images train slower)",
+            f"downscale it to {il.recommended_max_side} or less",
         )
 
 
@@ -684,19 +655,21 @@ def _max_pixels(inp: LintInput) -> Iterator[Finding]:
     max_pixels = inp.effect.hyper_parameters.get("max_pixels")
     if not isinstance(max_pixels, int) or isinstance(max_pixels, bool):
         return
-    over = [
-        p
-        for p in inp.probes.values()
-        if isinstance(p, MediaFacts) and p.type == "video" and p.width * p.height > max_pixels
-    ]
+    limits = inp.effect.limits
+    sizes = []  # as built: after wanbuild's own fitting
+    for p in inp.probes.values():
+        if isinstance(p, MediaFacts) and p.type == "video":
+            fit = fit_media(p, limits.image, limits.video) if limits else None
+            sizes.append((fit.width, fit.height) if fit else (p.width, p.height))
+    over = [(w, h) for w, h in sizes if w * h > max_pixels]
     if over:
-        big = max(over, key=lambda p: p.width * p.height)
+        w, h = max(over, key=lambda wh: wh[0] * wh[1])
         yield Finding(
             "warning",
             inp.samples_file,
             "train",
-            f"{len(over)} video(s) exceed max_pixels {max_pixels} "
-            f"(largest {big.width}x{big.height}); the service downscales them for training",
+            f"{len(over)} video(s) exceed max_pixels {max_pixels} as built "
+            f"(largest {w}x{h}); the service downscales them for training",
             "fine as is; or raise hyper_parameters.max_pixels within the model's range",
         )
 

@@ -23,12 +23,12 @@ def probe_image(path: Path) -> MediaFacts:
             w, h = im.size
             fmt = im.format or "?"
             # getexif() on a PNG decodes the whole image; PNGs carry no rotation anyway
-            rotated = fmt != "PNG" and im.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8)
-            if rotated:
+            orientation = 1 if fmt == "PNG" else im.getexif().get(_EXIF_ORIENTATION, 1)
+            if orientation in (5, 6, 7, 8):
                 w, h = h, w
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
         raise ValueError(f"not a readable image ({e.__class__.__name__})") from None
-    return MediaFacts("image", fmt, w, h, path.stat().st_size)
+    return MediaFacts("image", fmt, w, h, path.stat().st_size, rotated=orientation != 1)
 
 
 def probe_video(path: Path) -> MediaFacts:
@@ -96,6 +96,11 @@ def resolve_media(root: Path, rel: str) -> Path | MediaProblem:
     if not real.is_file():
         return MediaProblem("not_file", "not a regular file")
     return path
+
+
+def probe_media_facts(path: Path, expected: str) -> MediaFacts:
+    """Probe a file wanbuild made itself; raises ValueError if it is not readable."""
+    return probe_image(path) if expected == "image" else probe_video(path)
 
 
 def probe(root: Path, rel: str, expected: str) -> Probe:

@@ -20,6 +20,8 @@ class MediaFacts:
     duration_s: float | None = None
     codec: str | None = None
     fps: float | None = None
+    # An image whose EXIF orientation turns it (width/height above are as displayed).
+    rotated: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,91 @@
+"""Apply a Fit (wanbuild.core.fitting) to one file: Pillow for images, PyAV for videos.
+
+Outputs are written next to their final name and renamed into place. Videos are decoded and
+re-encoded to H.264 (yuv420p, even dimensions) at the source's frame rate, frames picked by
+timestamp, so a clip is trimmed but never re-timed; audio is not carried over.
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+from wanbuild.core.fitting import Fit
+from wanbuild.errors import WanbuildError
+
+_JPEG_QUALITIES = (95, 90, 85, 80, 70, 60, 50)
+
+
+def fit_file(src: Path, dst: Path, fit: Fit) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp{dst.suffix}")
+    try:
+        if fit.type == "image":
+            _fit_image(src, tmp, fit)
+        else:
+            _fit_video(src, tmp, fit)
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _fit_image(src: Path, dst: Path, fit: Fit) -> None:
+    from PIL import Image, ImageOps
+
+    with Image.open(src) as opened:
+        if opened.format == "JPEG":
+            opened.draft("RGB", (fit.width, fit.height))
+        im = ImageOps.exif_transpose(opened)
+        if im.size != (fit.width, fit.height):
+            im = im.resize((fit.width, fit.height), Image.Resampling.LANCZOS)
+        if fit.format in ("JPEG", "BMP") and im.mode not in ("RGB", "L"):
+            im = im.convert("RGB")
+        elif im.mode not in ("RGB", "RGBA", "L", "LA", "P"):
+            im = im.convert("RGBA" if "A" in im.getbands() else "RGB")
+        if fit.format != "JPEG":
+            im.save(dst, fit.format)
+            return
+        for quality in _JPEG_QUALITIES:
+            im.save(dst, "JPEG", quality=quality)
+            if fit.max_bytes is None or dst.stat().st_size <= fit.max_bytes:
+                return
+    raise WanbuildError(
+        f"{src}: still over {fit.max_bytes} bytes at JPEG quality {_JPEG_QUALITIES[-1]}; "
+        "downscale it yourself"
+    )
+
+
+def _fit_video(src: Path, dst: Path, fit: Fit) -> None:
+    import av
+
+    with av.open(str(src)) as inp, av.open(str(dst), mode="w", format="mp4") as out:
+        iv = inp.streams.video[0]
+        rate = iv.average_rate or iv.guessed_rate or Fraction(16)
+        ov = out.add_stream("libx264", rate=Fraction(rate))
+        ov.width, ov.height, ov.pix_fmt = fit.width, fit.height, "yuv420p"
+        ov.codec_context.thread_count = 1
+        ov.options = {"crf": "18", "preset": "veryfast", "threads": "1"}
+        if fit.max_bytes is not None:
+            ov.options = {**ov.options, "maxrate": str(fit.max_bytes * 8 // 12), "bufsize": "4M"}
+        start: float | None = None
+        index = 0
+        for frame in inp.decode(iv):
+            t = float(frame.time or 0.0)
+            start = t if start is None else start
+            t -= start
+            if fit.trim_to_s is not None and t >= fit.trim_to_s - 1e-6:
+                break
+            # constant frame rate at the source's rate: emit this frame for every output slot
+            # up to its timestamp, so durations (and speed) are kept
+            out_frame = None
+            while index / rate <= t + 0.5 / float(rate):
+                if out_frame is None:
+                    out_frame = frame.reformat(width=fit.width, height=fit.height, format="yuv420p")
+                out_frame.pts = index
+                out_frame.time_base = Fraction(1) / Fraction(rate)
+                for packet in ov.encode(out_frame):
+                    out.mux(packet)
+                index += 1
+        for packet in ov.encode():
+            out.mux(packet)

@@ -1,0 +1,27 @@
+"""Adapter for wanbuild's own files: the hash cache, the fitted-media cache, the zips."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from wanbuild.core.fitting import Fit
+from wanbuild.store.hashcache import HashCache
+
+# Bump when media fitting changes its output for the same inputs.
+FIT_VERSION = "1"
+
+
+class Store:
+    """wanbuild's working directory (default .wanbuild/, or $WANBUILD_HOME)."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or Path(os.environ.get("WANBUILD_HOME", ".wanbuild"))
+
+    def hash_cache(self) -> HashCache:
+        return HashCache(self.root / "cache" / "hashes.sqlite")
+
+    def fitted_path(self, source_sha256: str, fit: Fit) -> Path:
+        key = hashlib.sha256(f"{source_sha256}|{fit.key()}|{FIT_VERSION}".encode()).hexdigest()
+        return self.root / "cache" / "fitted" / key[:2] / f"{key}{fit.ext}"

@@ -1,0 +1,60 @@
+"""Content hashes of files, cached by (path, size, mtime, inode) as DVC does.
+
+A file whose stat matches its cached row is not read again; any mismatch re-hashes it. So an
+unchanged dataset is fingerprinted without reading its media, and a touched file whose bytes did
+not change gets the same hash after one re-read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS hashes (
+    path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, sha256 TEXT
+)
+"""
+
+
+def file_sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+class HashCache:
+    def __init__(self, db: Path) -> None:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(db, timeout=30, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute(_SCHEMA)
+        self.hits = 0
+        self.misses = 0
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> HashCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def sha256(self, path: Path) -> str:
+        real = os.path.realpath(path)
+        st = os.stat(real)
+        row = self._conn.execute(
+            "SELECT size, mtime_ns, inode, sha256 FROM hashes WHERE path = ?", (real,)
+        ).fetchone()
+        if row is not None and tuple(row[:3]) == (st.st_size, st.st_mtime_ns, st.st_ino):
+            self.hits += 1
+            return str(row[3])
+        self.misses += 1
+        digest = file_sha256(Path(real))
+        self._conn.execute(
+            "INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)",
+            (real, st.st_size, st.st_mtime_ns, st.st_ino, digest),
+        )
+        return digest
