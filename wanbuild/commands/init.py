@@ -11,6 +11,7 @@ from wanbuild.config.load import display, find_conf_dir, read_yaml
 from wanbuild.errors import EXIT_OK, ConfigError
 from wanbuild.preflight import is_english_word
 from wanbuild.spec.kinds import is_video_kind
+from wanbuild.versioning.pipeline import add_build_stage, find_pipeline
 
 # Kind-specific hyperparameters the scaffold writes (the reference's i2i recommendations).
 KIND_HYPER_PARAMETERS: dict[str, dict[str, str]] = {
@@ -68,6 +69,10 @@ def init(
         _effect_yaml(model, region, kind, trigger or new_trigger(), hp), encoding="utf-8"
     )
     (path / "samples.yaml").write_text(_samples_yaml(kind, count), encoding="utf-8")
+    pipeline = find_pipeline(path.parent if path.parent.exists() else Path.cwd())
+    if pipeline is not None:
+        problem = add_build_stage(pipeline, path)
+        print(problem or f"added build@{path.name} to {display(pipeline)}", file=out)
     names = ", ".join(MEDIA_NAMES[kind].values())
     print(
         f"created {display(path)} ({kind} on {model} in {region}, {count} sample slots)", file=out
