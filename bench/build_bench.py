@@ -33,8 +33,12 @@ import yaml
 from wanbuild.media.synth import make_image, make_video
 
 EFFECT = {
-    "defaults": ["config", {"override model": "wan2.5-i2v-preview"},
-                 {"override region": "ap-southeast-1"}, "_self_"],
+    "defaults": [
+        "config",
+        {"override model": "wan2.5-i2v-preview"},
+        {"override region": "ap-southeast-1"},
+        "_self_",
+    ],
     "trigger": "zq7x9k",
     "effect": "Then the {trigger} effect begins.",
 }
@@ -67,8 +71,15 @@ def make_dataset(root: Path, total_mb: int) -> Path:
         pad_jpeg(d / f"media/{sid}.jpg", 2 * 2**20)
         make_video(d / f"media/{sid}.mp4", i, (128, 128), seconds=1.0, fps=8)
         pad_mp4(d / f"media/{sid}.mp4", 8 * 2**20)
-        train.append({"id": sid, "first_frame": f"media/{sid}.jpg", "video": f"media/{sid}.mp4",
-                      "subject": f"Subject {i}.", "background": f"Background {i}."})
+        train.append(
+            {
+                "id": sid,
+                "first_frame": f"media/{sid}.jpg",
+                "video": f"media/{sid}.mp4",
+                "subject": f"Subject {i}.",
+                "background": f"Background {i}.",
+            }
+        )
     (d / "effect.yaml").write_text(yaml.safe_dump(EFFECT, sort_keys=False))
     (d / "samples.yaml").write_text(yaml.safe_dump({"train": train}, sort_keys=False))
     return d
@@ -90,8 +101,13 @@ def run_build(root: Path, effect: Path, home: Path) -> tuple[float, float]:
     """(seconds, peak RSS in MB) of one `wanbuild build` process."""
     env = {**os.environ, "WANBUILD_HOME": str(home)}
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "wanbuild", "build", str(effect)], cwd=root,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wanbuild", "build", str(effect)],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     output = proc.stdout.read().decode() if proc.stdout else ""
@@ -112,8 +128,7 @@ def measure(root: Path, total_mb: int) -> dict[str, float]:
     shutil.rmtree(root / "build" / effect.name)
     rezip, _ = run_build(root, effect, home)
     noop, _ = run_build(root, effect, home)
-    return {"mb": size_mb, "baseline": base, "cold": cold, "rezip": rezip, "noop": noop,
-            "rss": rss}
+    return {"mb": size_mb, "baseline": base, "cold": cold, "rezip": rezip, "noop": noop, "rss": rss}
 
 
 def main() -> int:
@@ -127,14 +142,21 @@ def main() -> int:
     print(f"dataset {full['mb']:.0f} MB of media ({args.mb // 10} samples: 2 MB JPEG + 8 MB MP4)")
     rate = full["mb"] / full["baseline"]
     print(f"  baseline read+sha256+copy : {full['baseline']:6.2f} s  {rate:7.0f} MB/s")
-    for key, label in (("cold", "wanbuild build, cold"), ("rezip", "rebuild, caches warm"),
-                       ("noop", "no-op (up to date)")):
+    for key, label in (
+        ("cold", "wanbuild build, cold"),
+        ("rezip", "rebuild, caches warm"),
+        ("noop", "no-op (up to date)"),
+    ):
         mbs = full["mb"] / full[key]
-        print(f"  {label:<26}: {full[key]:6.2f} s  {mbs:7.0f} MB/s  "
-              f"x{full[key] / full['baseline']:.2f} of baseline time")
-    print(f"peak RSS of build: {half['rss']:.0f} MB at {half['mb']:.0f} MB, "
-          f"{full['rss']:.0f} MB at {full['mb']:.0f} MB "
-          f"(x{full['rss'] / half['rss']:.2f} for x{full['mb'] / half['mb']:.1f} data)")
+        print(
+            f"  {label:<26}: {full[key]:6.2f} s  {mbs:7.0f} MB/s  "
+            f"x{full[key] / full['baseline']:.2f} of baseline time"
+        )
+    print(
+        f"peak RSS of build: {half['rss']:.0f} MB at {half['mb']:.0f} MB, "
+        f"{full['rss']:.0f} MB at {full['mb']:.0f} MB "
+        f"(x{full['rss'] / half['rss']:.2f} for x{full['mb'] / half['mb']:.1f} data)"
+    )
     return 0
 
 
