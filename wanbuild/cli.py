@@ -61,6 +61,27 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("targets", nargs="*", metavar="EFFECT|OVERRIDE")
     s.add_argument("--json", action="store_true", help="machine-readable output")
 
+    em = sub.add_parser("emulator", help="the local emulator of the Model Studio API")
+    em_sub = em.add_subparsers(dest="emulator_command", required=True, metavar="ACTION")
+    es = em_sub.add_parser("serve", help="serve the emulator over HTTP")
+    es.add_argument("--host", default="127.0.0.1")
+    es.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    es.add_argument(
+        "--time-scale",
+        type=float,
+        default=None,
+        help="simulated seconds per real second (default 3600, or $WANBUILD_EMULATOR_TIME_SCALE)",
+    )
+    es.add_argument("--state-dir", type=Path, default=Path(".wanbuild/emulator"))
+    es.add_argument(
+        "--region", default="cn-beijing", help="region for requests whose Host names none"
+    )
+    es.add_argument(
+        "--faults",
+        default=None,
+        help="e.g. '429=0.2,500=0.1,seed=7' (default $WANBUILD_EMULATOR_FAULTS)",
+    )
+
     i = sub.add_parser("init", help="scaffold a new effect directory")
     i.add_argument("path", type=Path, metavar="effects/NAME")
     i.add_argument("--model", required=True)
@@ -100,6 +121,18 @@ def _dispatch(args: argparse.Namespace, targets: list[str], stream: TextIO) -> i
         from wanbuild.commands.show_prompts import show_prompts
 
         return show_prompts(*split_targets(targets), stream, as_json=args.json)
+    if args.command == "emulator":
+        from wanbuild.commands.emulator import serve
+
+        return serve(
+            host=args.host,
+            port=args.port,
+            time_scale=args.time_scale,
+            state_dir=args.state_dir,
+            region=args.region,
+            faults=args.faults,
+            out=stream,
+        )
     if args.command == "init":
         from wanbuild.commands.init import init
 

@@ -1,0 +1,65 @@
+"""Wire a client to the chosen backend: the embedded emulator (in-process, no key) or the real
+service (DASHSCOPE_API_KEY; `backend.base_url` may point at any URL, e.g. a running
+`wanbuild emulator serve`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from wanbuild.config.catalog import load_catalog
+from wanbuild.errors import ConfigError
+from wanbuild.remote.client import Client
+from wanbuild.spec.effect import Backend, Region
+
+EMULATOR_KEY = "sk-emulator"
+ENV_KEY = "DASHSCOPE_API_KEY"
+ENV_TIME_SCALE = "WANBUILD_EMULATOR_TIME_SCALE"
+ENV_FAULTS = "WANBUILD_EMULATOR_FAULTS"
+
+
+def describe(backend: Backend, region: Region) -> str:
+    if backend.name == "emulator":
+        return (
+            f"backend: the embedded emulator ({region.name}, state in "
+            f"{backend.state_dir or '.wanbuild/emulator'}); nothing is sent to Model Studio"
+        )
+    return f"backend: Model Studio at {backend.base_url or region.base_url} ({region.name})"
+
+
+def time_scale(backend: Backend) -> float:
+    raw = os.environ.get(ENV_TIME_SCALE)
+    try:
+        return float(raw) if raw else float(backend.time_scale or 1.0)
+    except ValueError:
+        raise ConfigError(f"{ENV_TIME_SCALE}={raw!r}: not a number") from None
+
+
+def connect(backend: Backend, region: Region, conf_dir: Path) -> Client:
+    if backend.name == "emulator":
+        from wanbuild.emulator.app import create_app
+        from wanbuild.emulator.faults import Faults
+        from wanbuild.remote.transport import InProcessTransport
+
+        try:
+            faults = Faults.parse(os.environ.get(ENV_FAULTS))
+        except ValueError as e:
+            raise ConfigError(f"{ENV_FAULTS}: {e}") from None
+        app = create_app(
+            Path(backend.state_dir or ".wanbuild/emulator"),
+            load_catalog(conf_dir),
+            region=region.name,
+            time_scale=time_scale(backend),
+            faults=faults,
+        )
+        return Client(
+            region.base_url,
+            EMULATOR_KEY,
+            transport=InProcessTransport(app),
+            backoff=0.05,
+            max_backoff=0.5,
+        )
+    key = os.environ.get(ENV_KEY, "").strip()
+    if not key:
+        raise ConfigError(f"backend=dashscope needs an API key for {region.name}: set {ENV_KEY}")
+    return Client(backend.base_url or region.base_url, key, workspace=backend.workspace)

@@ -1,0 +1,46 @@
+"""`wanbuild emulator serve`: the emulator as a real HTTP server (uvicorn), for the official
+SDK, curl, or `backend=dashscope backend.base_url=http://127.0.0.1:PORT`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TextIO
+
+from wanbuild.backend import ENV_FAULTS, ENV_TIME_SCALE
+from wanbuild.config.catalog import load_catalog
+from wanbuild.config.load import find_conf_dir
+from wanbuild.errors import EXIT_OK, ConfigError
+
+
+def serve(
+    *,
+    host: str,
+    port: int,
+    time_scale: float | None,
+    state_dir: Path,
+    region: str,
+    faults: str | None,
+    out: TextIO,
+) -> int:
+    import uvicorn
+
+    from wanbuild.emulator.app import create_app
+    from wanbuild.emulator.faults import Faults
+
+    catalog = load_catalog(find_conf_dir(Path.cwd()))
+    if region not in catalog.regions:
+        raise ConfigError(f"--region {region}: known regions: {', '.join(catalog.regions)}")
+    scale = time_scale if time_scale is not None else float(os.environ.get(ENV_TIME_SCALE, 3600))
+    try:
+        parsed = Faults.parse(faults if faults is not None else os.environ.get(ENV_FAULTS))
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    app = create_app(state_dir, catalog, region=region, time_scale=scale, faults=parsed)
+    print(
+        f"wanbuild emulator: region {region}, time scale {scale:g}, state in {state_dir}",
+        file=out,
+        flush=True,
+    )
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    return EXIT_OK

@@ -1,0 +1,177 @@
+"""Deployments of fine-tuned models (plan "lora", with aigc_config for video)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from wanbuild.emulator import timeline
+from wanbuild.emulator.http import ApiError, Emulator, emulator, ok, page, read_json
+
+
+def _deployable(emu: Emulator, region: str, name: str, now: float) -> dict[str, Any] | None:
+    for job in emu.store.all("job", region):
+        if job.get("deleted"):
+            continue
+        if (
+            job["finetuned_output"] == name
+            and timeline.job_state(job, now)["status"] == "SUCCEEDED"
+        ):
+            return job
+        for ckpt, export in job.get("exports", {}).items():
+            number = ckpt.removeprefix("checkpoint-")
+            if (
+                f"{job['finetuned_output']}-c{number}" == name
+                and timeline.export_state(export, now) == "SUCCEEDED"
+            ):
+                return job
+    return None
+
+
+def _deployment_view(dep: dict[str, Any], now: float) -> dict[str, Any]:
+    status = timeline.deployment_state(dep, now)
+    modified = max(
+        t for t in (dep["created"], dep.get("scale_at"), dep.get("delete_at")) if t is not None
+    )
+    view = {
+        "deployed_model": dep["deployed_model"],
+        "gmt_create": timeline.iso(dep["created"]),
+        "gmt_modified": timeline.iso(modified),
+        "status": status,
+        "model_name": dep["model_name"],
+        "base_model": dep["base_model"],
+        "workspace_id": "llm-emulator",
+        "charge_type": "post_paid",
+        "creator": "1000000000",
+        "modifier": "1000000000",
+        "plan": dep["plan"],
+        "capacity": dep["capacity"],
+        "base_capacity": 1,
+        "ready_capacity": dep["capacity"] if status == "RUNNING" else 0,
+    }
+    if dep.get("aigc_config") is not None:
+        view["aigc_config"] = dep["aigc_config"]
+    return view
+
+
+def live_deployment(emu: Emulator, region: str, name: str, now: float) -> dict[str, Any] | None:
+    dep = emu.store.get("deployment", name, region)
+    if dep is None or timeline.deployment_state(dep, now) == "DELETED":
+        return None
+    return dep
+
+
+async def create_deployment(request: Request) -> Response:
+    emu = emulator(request)
+    region = emu.region(request)
+    body = await read_json(request)
+    now = emu.clock()
+    name = str(body.get("model_name") or "")
+    capacity = body.get("capacity")
+    if not name:
+        raise ApiError(400, "InvalidParameter", "model_name is required.")
+    if not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity < 1000:
+        raise ApiError(
+            400,
+            "InvalidParameter",
+            f"Invalid capacity ({capacity}), capacity must be larger than or equal to 0 "
+            "and multiples of 1 and less than 1000!",
+        )
+    job = _deployable(emu, region, name, now)
+    if job is None:
+        raise ApiError(404, "NotFound", f"Model: {name} not found!")
+    aigc = body.get("aigc_config")
+    if aigc is not None and not (
+        isinstance(aigc, dict)
+        and isinstance(aigc.get("prompt"), str)
+        and isinstance(aigc.get("lora_prompt_default"), str)
+    ):
+        raise ApiError(
+            400,
+            "InvalidParameter",
+            "aigc_config needs use_input_prompt, prompt and lora_prompt_default.",
+        )
+    suffix = body.get("suffix")
+    deployed = f"{name}-{suffix}" if suffix else name
+    if live_deployment(emu, region, deployed, now) is not None:
+        raise ApiError(
+            409,
+            "Conflict",
+            f"Deployed model {deployed} already exists, please specify a suffix.",
+            retry=False,
+        )
+    dep = {
+        "deployed_model": deployed,
+        "model_name": name,
+        "base_model": job["model"],
+        "plan": body.get("plan") or "lora",
+        "capacity": capacity,
+        "aigc_config": aigc,
+        "created": now,
+        "fail": emu.faults.fail_deploy,
+        "kind": job["kind"],
+    }
+    emu.store.put("deployment", deployed, region, dep)
+    return ok(_deployment_view(dep, now))
+
+
+def _deployment(emu: Emulator, request: Request, now: float) -> dict[str, Any]:
+    name = request.path_params["name"]
+    dep = live_deployment(emu, emu.region(request), name, now)
+    if dep is None:
+        raise ApiError(404, "NotFound", "Not found.")
+    return dep
+
+
+async def get_deployment(request: Request) -> Response:
+    emu = emulator(request)
+    now = emu.clock()
+    return ok(_deployment_view(_deployment(emu, request, now), now))
+
+
+async def list_deployments(request: Request) -> Response:
+    emu = emulator(request)
+    now = emu.clock()
+    page_no, size = page(request, 50, 200)
+    docs = [
+        d
+        for d in emu.store.all("deployment", emu.region(request))
+        if timeline.deployment_state(d, now) != "DELETED"
+    ][::-1]
+    chunk = docs[(page_no - 1) * size : page_no * size]
+    return ok(
+        {
+            "page_no": page_no,
+            "page_size": size,
+            "total": len(docs),
+            "deployments": [_deployment_view(d, now) for d in chunk],
+        }
+    )
+
+
+async def scale_deployment(request: Request) -> Response:
+    emu = emulator(request)
+    now = emu.clock()
+    dep = _deployment(emu, request, now)
+    body = await read_json(request)
+    capacity = body.get("capacity")
+    if not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity < 1000:
+        raise ApiError(400, "InvalidParameter", f"Invalid capacity ({capacity}).")
+    status = timeline.deployment_state(dep, now)
+    if status != "RUNNING":
+        raise ApiError(400, "UnsupportedOperation", f"The deployment is {status}.")
+    dep.update(capacity=capacity, scale_at=now)
+    emu.store.put("deployment", dep["deployed_model"], emu.region(request), dep)
+    return ok(_deployment_view(dep, now))
+
+
+async def delete_deployment(request: Request) -> Response:
+    emu = emulator(request)
+    now = emu.clock()
+    dep = _deployment(emu, request, now)
+    if dep.get("delete_at") is None:
+        dep["delete_at"] = now
+        emu.store.put("deployment", dep["deployed_model"], emu.region(request), dep)
+    return ok(_deployment_view(dep, now))

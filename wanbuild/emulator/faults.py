@@ -1,0 +1,69 @@
+"""Faults on demand, deterministic under a seed, for tests and for rehearsing failure.
+
+    WANBUILD_EMULATOR_FAULTS="429=0.2,500=0.1,latency=0.05,drop_before=0.05,drop_after=0.05,
+                              fail_job_at_step=100,fail_deploy=1,seed=7"
+
+429 and 500 are answered instead of doing the work; drop_before cuts the connection before the
+request is applied, drop_after after it was applied (the response is lost: the ambiguous case);
+latency is added seconds; fail_job_at_step makes every job fail at that step; fail_deploy makes
+every deployment FAILED. Only /api/v1 and /compatible-mode paths are affected.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field, fields
+
+
+@dataclass
+class Faults:
+    rate_429: float = 0.0
+    rate_500: float = 0.0
+    drop_before: float = 0.0
+    drop_after: float = 0.0
+    latency: float = 0.0
+    fail_job_at_step: int | None = None
+    fail_deploy: bool = False
+    seed: int = 0
+    _rng: random.Random = field(default_factory=random.Random, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    @classmethod
+    def parse(cls, text: str | None) -> Faults:
+        names = {"429": "rate_429", "500": "rate_500"}
+        known = {f.name for f in fields(cls) if not f.name.startswith("_")}
+        values: dict[str, object] = {}
+        for part in filter(None, (p.strip() for p in (text or "").split(","))):
+            key, _, raw = part.partition("=")
+            name = names.get(key.strip(), key.strip())
+            if name not in known:
+                raise ValueError(
+                    f"unknown emulator fault {key!r} (known: 429, 500, "
+                    f"{', '.join(sorted(known - set(names.values())))})"
+                )
+            if name == "fail_deploy":
+                values[name] = raw.strip().lower() in ("1", "true", "yes")
+            elif name in ("fail_job_at_step", "seed"):
+                values[name] = int(raw)
+            else:
+                values[name] = float(raw)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def draw(self) -> str | None:
+        """Which fault (if any) hits the next request: '429', '500', 'drop_before', 'drop_after'."""
+        with self._lock:
+            x = self._rng.random()
+        for name, rate in (
+            ("429", self.rate_429),
+            ("500", self.rate_500),
+            ("drop_before", self.drop_before),
+            ("drop_after", self.drop_after),
+        ):
+            if x < rate:
+                return name
+            x -= rate
+        return None

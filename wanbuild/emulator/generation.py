@@ -1,0 +1,155 @@
+"""Asynchronous generation with a deployed model, task polling, and the result files."""
+
+from __future__ import annotations
+
+import mimetypes
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from wanbuild.emulator import outputs, timeline
+from wanbuild.emulator.deployments import live_deployment
+from wanbuild.emulator.http import ApiError, emulator, new_request_id, ok, read_json
+
+
+async def _submit(request: Request, kind: str) -> Response:
+    emu = emulator(request)
+    region = emu.region(request)
+    if request.headers.get("x-dashscope-async", "").lower() != "enable":
+        raise ApiError(403, "AccessDenied", "current user api does not support synchronous calls")
+    body = await read_json(request)
+    now = emu.clock()
+    model = str(body.get("model") or "")
+    dep = live_deployment(emu, region, model, now)
+    if dep is None or timeline.deployment_state(dep, now) != "RUNNING":
+        raise ApiError(404, "ModelNotFound", f"Model not found or not running: {model}")
+    data = body.get("input") or {}
+    if kind == "video":
+        url = data.get("img_url")
+        if not url:
+            raise ApiError(400, "InvalidParameter", "input.img_url is required.")
+    elif kind == "kf2v":
+        url = data.get("first_frame_url")
+        if not url:
+            raise ApiError(400, "InvalidParameter", "input.first_frame_url is required.")
+    else:
+        content = ((data.get("messages") or [{}])[0] or {}).get("content") or []
+        url = next((c.get("image") for c in content if isinstance(c, dict) and "image" in c), None)
+        if not any(isinstance(c, dict) and c.get("text") for c in content):
+            raise ApiError(400, "InvalidParameter", "input.messages needs a text prompt.")
+    task_id = str(uuid.uuid4())
+    task = {
+        "task_id": task_id,
+        "kind": "image" if kind == "image" else "video",
+        "model": model,
+        "url": url,
+        "created": now,
+        "prompt": data.get("prompt"),
+    }
+    emu.store.put("task", task_id, region, task)
+    return ok({"task_id": task_id, "task_status": "PENDING"})
+
+
+async def submit_video(request: Request) -> Response:
+    return await _submit(request, "video")
+
+
+async def submit_kf2v(request: Request) -> Response:
+    return await _submit(request, "kf2v")
+
+
+async def submit_image(request: Request) -> Response:
+    return await _submit(request, "image")
+
+
+async def get_task(request: Request) -> Response:
+    emu = emulator(request)
+    now = emu.clock()
+    task_id = request.path_params["task_id"]
+    task = emu.store.get("task", task_id, emu.region(request))
+    if task is None:
+        return ok({"task_id": task_id, "task_status": "UNKNOWN"})
+    status = timeline.task_state(task, now)
+    out: dict[str, Any] = {
+        "task_id": task_id,
+        "task_status": status,
+        "submit_time": timeline.stamp(task["created"]) + ".000",
+    }
+    if status != "PENDING":
+        out["scheduled_time"] = timeline.stamp(task["created"] + timeline.TASK_PENDING_S) + ".000"
+    if status != "SUCCEEDED":
+        return ok(out)
+    out["end_time"] = timeline.stamp(task["created"] + timeline.TASK_S) + ".000"
+    base = str(request.base_url).rstrip("/")
+    expires = int(now) + 86400
+    if task["kind"] == "video":
+        out.update(
+            orig_prompt=task.get("prompt") or "",
+            video_url=f"{base}/emulator/outputs/{task_id}.mp4?Expires={expires}",
+        )
+        usage: dict[str, Any] = {"duration": 2, "video_count": 1, "SR": 480}
+    else:
+        url = f"{base}/emulator/outputs/{task_id}.png?Expires={expires}"
+        out.update(
+            finished=True,
+            choices=[
+                {
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": [{"image": url}]},
+                }
+            ],
+        )
+        usage = {"size": "1024*1024", "image_count": 1}
+    request_id = new_request_id()
+    return JSONResponse(
+        {"request_id": request_id, "output": out, "usage": usage},
+        headers={"x-request-id": request_id},
+    )
+
+
+async def task_output(request: Request) -> Response:
+    emu = emulator(request)
+    task_id, ext = request.path_params["task_id"], request.path_params["ext"]
+    for region in emu.catalog.regions:
+        task = emu.store.get("task", task_id, region)
+        if task is not None:
+            break
+    else:
+        return Response(status_code=404)
+    path = emu.store.outputs / f"{task_id}.{ext}"
+    if not path.exists():
+        if ext == "mp4":
+            outputs.make_video(path, task.get("url"), task_id)
+        else:
+            outputs.make_image(path, task.get("url"), task_id)
+    return FileResponse(path, media_type="video/mp4" if ext == "mp4" else "image/png")
+
+
+async def preview_output(request: Request) -> Response:
+    emu = emulator(request)
+    p = request.path_params
+    path = emu.store.outputs / "previews" / p["job_id"] / p["checkpoint"] / f"{p['i']}.{p['ext']}"
+    if not path.exists():
+        seed = f"{p['job_id']}/{p['checkpoint']}/{p['i']}"
+        if p["ext"] == "mp4":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            outputs.make_video(path, None, seed)
+        else:
+            outputs.make_image(path, None, seed)
+    return FileResponse(path)
+
+
+async def input_file(request: Request) -> Response:
+    """A file inside an uploaded dataset zip (the first frames that validation details name)."""
+    blob = emulator(request).store.blobs / Path(request.path_params["file_id"]).name
+    name = request.path_params["name"]
+    try:
+        with zipfile.ZipFile(blob) as zf:
+            data = zf.read(name)
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return Response(status_code=404)
+    return Response(data, media_type=mimetypes.guess_type(name)[0] or "application/octet-stream")

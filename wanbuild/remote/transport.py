@@ -1,0 +1,66 @@
+"""A synchronous httpx transport that calls an ASGI app in-process.
+
+httpx 0.28's ASGITransport is async-only; this runs it on a private event loop in a daemon
+thread, streaming the request body through and reading the response whole. A connection cut by
+the app (the emulator's dropped-connection fault) surfaces as httpx.RemoteProtocolError, as it
+does over a real socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+
+
+class InProcessTransport(httpx.BaseTransport):
+    def __init__(self, app: Any) -> None:
+        self._asgi = httpx.ASGITransport(app=app)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, daemon=True, name="wanbuild-emulator"
+        )
+        self._thread.start()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        future = asyncio.run_coroutine_threadsafe(self._handle(request), self._loop)
+        return future.result()
+
+    async def _handle(self, request: httpx.Request) -> httpx.Response:
+        stream = request.stream
+        assert isinstance(stream, httpx.SyncByteStream | httpx.ByteStream)
+        forwarded = httpx.Request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            stream=_AsyncBody(iter(stream)),
+            extensions=request.extensions,
+        )
+        try:
+            response = await self._asgi.handle_async_request(forwarded)
+            content = await response.aread()
+        except Exception as e:
+            if not getattr(e, "connection_dropped", False):
+                raise
+            raise httpx.RemoteProtocolError(
+                "peer closed connection without sending complete message body", request=request
+            ) from None
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=content, request=request
+        )
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+
+class _AsyncBody(httpx.AsyncByteStream):
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self._chunks:
+            yield chunk
