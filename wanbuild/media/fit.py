@@ -13,6 +13,7 @@ from pathlib import Path
 
 from wanbuild.core.fitting import Fit
 from wanbuild.errors import WanbuildError
+from wanbuild.media.x264 import x264_options
 
 _JPEG_QUALITIES = (95, 90, 85, 80, 70, 60, 50)
 
@@ -65,7 +66,7 @@ def _fit_video(src: Path, dst: Path, fit: Fit) -> None:
         ov = out.add_stream("libx264", rate=Fraction(rate))
         ov.width, ov.height, ov.pix_fmt = fit.width, fit.height, "yuv420p"
         ov.codec_context.thread_count = 1
-        ov.options = {"crf": "18", "preset": "veryfast", "threads": "1"}
+        ov.options = x264_options(18)
         if fit.max_bytes is not None:
             ov.options = {**ov.options, "maxrate": str(fit.max_bytes * 8 // 12), "bufsize": "4M"}
         start: float | None = None

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw
 
+from wanbuild.media.x264 import x264_options
+
 if TYPE_CHECKING:
     import av
 
@@ -95,8 +97,7 @@ def write_video(
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.codec_context.thread_count = 1
         if codec == "libx264":
-            # One encoder thread: nothing in the output may depend on scheduling.
-            stream.options = {"crf": "28", "preset": "veryfast", "threads": "1"}
+            stream.options = x264_options(28)
         for index, im in enumerate(frames):
             frame = yuv420_frame(im)
             frame.pts, frame.time_base = index, Fraction(1, fps)
@@ -109,8 +110,8 @@ def write_video(
 def yuv420_frame(im: Image.Image) -> av.VideoFrame:
     """A yuv420p frame converted by Pillow, every byte (row padding too) set by us.
 
-    PyAV's own RGB -> YUV path was seen to give different encodes of the same pictures from run
-    to run; demo media must be bit-identical wherever they are regenerated.
+    Every byte of the planes (row padding too) is set here, so the encoder's input is a function
+    of the picture alone.
     """
     import av
 
