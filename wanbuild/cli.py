@@ -57,6 +57,44 @@ def _parser() -> argparse.ArgumentParser:
         help="refuse media outside the limits instead of fitting them",
     )
 
+    pl = sub.add_parser("plan", help="show what apply would do (exit 0: nothing, 2: changes)")
+    pl.add_argument("targets", nargs="*", metavar="EFFECT|OVERRIDE")
+    pl.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    pl.add_argument("--out", type=Path, default=None, help="save the plan as JSON for apply")
+    pl.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="plan a new job where the last one failed or was cancelled",
+    )
+
+    ap = sub.add_parser("apply", help="make the remote match the effects")
+    ap.add_argument("targets", nargs="*", metavar="EFFECT|PLAN.json|OVERRIDE")
+    ap.add_argument("--wait", action="store_true", help="keep going until every effect matches")
+    ap.add_argument(
+        "--yes", action="store_true", help="do not ask before changing the real service"
+    )
+    ap.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="train again where the last job failed or was cancelled",
+    )
+    ap.add_argument("--poll", type=float, default=None, help="seconds between looks while waiting")
+    ap.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=600.0,
+        help="seconds to wait for another apply of the same effect",
+    )
+
+    st = sub.add_parser("status", help="what is live and what is in progress")
+    st.add_argument("targets", nargs="*", metavar="EFFECT|OVERRIDE")
+
+    de = sub.add_parser("destroy", help="undeploy effects (optionally delete files and jobs)")
+    de.add_argument("targets", nargs="*", metavar="EFFECT|OVERRIDE")
+    de.add_argument("--yes", action="store_true")
+    de.add_argument("--delete-files", action="store_true")
+    de.add_argument("--delete-jobs", action="store_true")
+
     s = sub.add_parser("show-prompts", help="print the compiled prompts and aigc_config")
     s.add_argument("targets", nargs="*", metavar="EFFECT|OVERRIDE")
     s.add_argument("--json", action="store_true", help="machine-readable output")
@@ -117,6 +155,42 @@ def _dispatch(args: argparse.Namespace, targets: list[str], stream: TextIO) -> i
         from wanbuild.commands.build import build
 
         return build(*split_targets(targets), stream, strict=args.strict)
+    if args.command == "plan":
+        from wanbuild.commands.plan import plan_command
+
+        return plan_command(
+            *split_targets(targets),
+            stream,
+            fmt=args.format,
+            save=args.out,
+            retry_failed=args.retry_failed,
+        )
+    if args.command == "apply":
+        from wanbuild.commands.apply import apply_command
+
+        return apply_command(
+            *split_targets(targets),
+            stream,
+            wait=args.wait,
+            yes=args.yes,
+            retry_failed=args.retry_failed,
+            poll=args.poll,
+            lock_timeout=args.lock_timeout,
+        )
+    if args.command == "status":
+        from wanbuild.commands.status import status_command
+
+        return status_command(*split_targets(targets), stream)
+    if args.command == "destroy":
+        from wanbuild.commands.destroy import destroy_command
+
+        return destroy_command(
+            *split_targets(targets),
+            stream,
+            yes=args.yes,
+            delete_files=args.delete_files,
+            delete_jobs=args.delete_jobs,
+        )
     if args.command == "show-prompts":
         from wanbuild.commands.show_prompts import show_prompts
 

@@ -1,0 +1,251 @@
+"""`wanbuild apply [EFFECT... | plan.json]`: make the remote match the effects.
+
+Shows the plan first (on the real service it asks before changing anything, unless --yes), then
+advances every effect as far as it can and returns; with --wait it keeps going until every
+effect matches, with progress. Effects run concurrently, one apply at a time per effect. Ctrl-C
+stops waiting and never cancels remote work: the next apply picks up where things are.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TextIO
+
+from wanbuild.commands.session import Item, desired_digest, observed_digest, open_session
+from wanbuild.core.actions import EffectPlan, Kind
+from wanbuild.core.plan import plan
+from wanbuild.core.render import render_text
+from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
+from wanbuild.reconcile.lockfile import LockFile
+from wanbuild.reconcile.loop import Hooks, Outcome, converge
+from wanbuild.reconcile.mutex import Busy, effect_mutex
+from wanbuild.reconcile.observe import observe
+from wanbuild.spec.state import Desired, Observed
+from wanbuild.store import Store
+from wanbuild.versioning.git import head_commit
+
+EXIT_INTERRUPTED = 130
+
+
+def apply_command(
+    targets: list[Path],
+    overrides: list[str],
+    out: TextIO,
+    *,
+    wait: bool,
+    yes: bool,
+    retry_failed: bool,
+    poll: float | None,
+    lock_timeout: float,
+) -> int:
+    saved = _saved_plan(targets)
+    effect_dirs = [Path(d["path"]) for d in saved["effects"].values()] if saved else targets
+    session = open_session(effect_dirs, overrides, out)
+    try:
+        for line in session.headers:
+            print(line, file=out, flush=True)
+        first = _first_plans(session.items, retry_failed)
+        if saved:
+            _check_saved(saved, session.items, first)
+        plans = [p for p, _ in first.values()]
+        print(
+            render_text(
+                plans, "", {i.desired.effect: i.desired.fitted for i in session.items}
+            ).lstrip("\n"),
+            file=out,
+            flush=True,
+        )
+        nothing = not any(p.changes or any(a.kind is Kind.WAIT for a in p.actions) for p in plans)
+        if nothing:
+            print("Nothing to do: every effect matches the remote.", file=out)
+        elif session.real and not yes and not _confirm(out):
+            print("Not applied.", file=out)
+            return EXIT_ERROR
+        outcomes = _run(
+            session.items,
+            out,
+            wait=wait,
+            retry_failed=retry_failed,
+            poll=poll if poll is not None else (30.0 if session.real else 0.2),
+            lock_timeout=lock_timeout,
+        )
+    finally:
+        session.close()
+    for o in outcomes:
+        print(f"{o.effect}: {o.state}: {o.message}", file=out)
+    if any(o.state == "interrupted" for o in outcomes):
+        print(
+            "Stopped waiting; remote work goes on. Run `wanbuild apply` again to continue.",
+            file=out,
+        )
+        return EXIT_INTERRUPTED
+    return EXIT_ERROR if any(o.state == "failed" for o in outcomes) else EXIT_OK
+
+
+def _first_plans(items: list[Item], retry_failed: bool) -> dict[str, tuple[EffectPlan, Observed]]:
+    result = {}
+    for item in items:
+        d = item.desired
+        observed = observe(item.client, d, LockFile(item.directory, d.effect, d.target).record())
+        result[d.effect] = (plan(d, observed, retry_failed=retry_failed), observed)
+    return result
+
+
+def _saved_plan(targets: list[Path]) -> dict[str, Any] | None:
+    files = [t for t in targets if t.suffix == ".json" and t.is_file()]
+    if not files:
+        return None
+    if len(targets) != 1:
+        raise WanbuildError("apply takes either effect directories or one saved plan, not both")
+    try:
+        doc = json.loads(files[0].read_text(encoding="utf-8"))
+    except ValueError:
+        raise WanbuildError(f"{files[0]}: not a plan saved by `wanbuild plan --out`") from None
+    if not isinstance(doc, dict) or doc.get("format") != 1 or "effects" not in doc:
+        raise WanbuildError(f"{files[0]}: not a plan saved by `wanbuild plan --out`")
+    return doc
+
+
+def _check_saved(
+    saved: dict[str, Any], items: list[Item], first: dict[str, tuple[EffectPlan, Observed]]
+) -> None:
+    for item in items:
+        d = item.desired
+        was = saved["effects"][d.effect]
+        if was.get("desired") != desired_digest(d):
+            raise WanbuildError(
+                f"{d.effect}: the effect changed since the plan was saved; "
+                "run `wanbuild plan` again"
+            )
+        if was.get("observed") != observed_digest(first[d.effect][1]):
+            raise WanbuildError(
+                f"{d.effect}: the remote changed since the plan was saved; "
+                "run `wanbuild plan` again"
+            )
+
+
+def _confirm(out: TextIO) -> bool:
+    if not sys.stdin.isatty():
+        raise WanbuildError("this changes the real service: confirm on a terminal or pass --yes")
+    print("Apply these changes to Model Studio? Type yes: ", end="", file=out, flush=True)
+    return sys.stdin.readline().strip().lower() == "yes"
+
+
+def _run(
+    items: list[Item],
+    out: TextIO,
+    *,
+    wait: bool,
+    retry_failed: bool,
+    poll: float,
+    lock_timeout: float,
+) -> list[Outcome]:
+    stop = threading.Event()
+    printer = threading.Lock()
+    commit = head_commit(Path.cwd())
+    started = time.monotonic()
+    progress = _Progress(out, enabled=wait)
+
+    def say(effect: str) -> Any:
+        def line(text: str) -> None:
+            with printer:
+                progress.print(f"{effect}: {text}")
+
+        return line
+
+    def one(item: Item) -> Outcome:
+        d = item.desired
+        hooks = Hooks(say(d.effect), progress.update, stop)
+        try:
+            with effect_mutex(
+                Store().root / "locks", d.effect, timeout=lock_timeout, say=hooks.say
+            ):
+                return converge(
+                    item.client,
+                    d,
+                    item.directory,
+                    wait=wait,
+                    retry_failed=retry_failed,
+                    poll=poll,
+                    hooks=hooks,
+                    commit=commit,
+                )
+        except Busy as e:
+            return Outcome(d.effect, "failed", str(e))
+        except WanbuildError as e:
+            return Outcome(d.effect, "failed", str(e))
+
+    with progress, ThreadPoolExecutor(max_workers=min(4, len(items)) or 1) as pool:
+        futures = [pool.submit(one, item) for item in items]
+        try:
+            while not all(f.done() for f in futures):
+                time.sleep(0.05)
+        except KeyboardInterrupt:
+            stop.set()
+        outcomes = [f.result() for f in futures]
+    if wait:
+        print(f"elapsed {time.monotonic() - started:.1f} s", file=out)
+    return outcomes
+
+
+class _Progress:
+    """Rich progress bars (job step, elapsed, ETA) when waiting on a terminal; lines otherwise."""
+
+    def __init__(self, out: TextIO, *, enabled: bool) -> None:
+        self.out = out
+        self.live = enabled and out.isatty()
+        self._tasks: dict[str, Any] = {}
+        self._bar: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.live:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=Console(file=self.out),
+            )
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def print(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(text, markup=False, highlight=False)
+        else:
+            print(text, file=self.out, flush=True)
+
+    def update(self, desired: Desired, current: EffectPlan, observed: Observed) -> None:
+        if self._bar is None:
+            return
+        job = observed.job
+        status = job.status if job else current.impact.value
+        step = (
+            job.step
+            if job and job.step is not None
+            else (desired.total_steps if job and job.status == "SUCCEEDED" else 0)
+        )
+        dep = observed.deployment
+        text = f"{desired.effect}: job {status}" + (f", deployment {dep.status}" if dep else "")
+        if desired.effect not in self._tasks:
+            self._tasks[desired.effect] = self._bar.add_task(text, total=desired.total_steps)
+        self._bar.update(self._tasks[desired.effect], description=text, completed=step)

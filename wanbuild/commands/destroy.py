@@ -1,0 +1,77 @@
+"""`wanbuild destroy EFFECT`: undeploy the effect (and with --delete-files / --delete-jobs, remove
+its uploads and finished jobs). Asks first unless --yes; never touches a running job."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from wanbuild.commands.session import open_session
+from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
+from wanbuild.reconcile.lockfile import LockFile
+from wanbuild.reconcile.observe import observe
+from wanbuild.remote.errors import PermanentRemoteError
+
+
+def destroy_command(
+    effect_dirs: list[Path],
+    overrides: list[str],
+    out: TextIO,
+    *,
+    yes: bool,
+    delete_files: bool,
+    delete_jobs: bool,
+) -> int:
+    session = open_session(effect_dirs, overrides, out)
+    try:
+        for line in session.headers:
+            print(line, file=out)
+        work = []
+        for item in session.items:
+            d = item.desired
+            lock = LockFile(item.directory, d.effect, d.target)
+            o = observe(item.client, d, lock.record())
+            deployments = [x for x in (o.deployment, *o.others) if x is not None]
+            jobs = [j for j in (o.job, *o.failed_jobs) if j is not None] if delete_jobs else []
+            files = list(o.files.values()) if delete_files else []
+            for x in deployments:
+                print(f"  - undeploy {x.deployed_model} ({x.status})", file=out)
+            for j in jobs:
+                print(f"  - delete job {j.job_id} ({j.status})", file=out)
+            for f in files:
+                print(f"  - delete file {f.file_id} ({f.name})", file=out)
+            work.append((item, lock, deployments, jobs, files))
+        if not any(w[2] or w[3] or w[4] for w in work):
+            print("Nothing to destroy.", file=out)
+            return EXIT_OK
+        if not yes:
+            if not sys.stdin.isatty():
+                raise WanbuildError(
+                    "destroy needs confirmation: run it on a terminal or pass --yes"
+                )
+            print("Destroy the above? Type yes: ", end="", file=out, flush=True)
+            if sys.stdin.readline().strip().lower() != "yes":
+                print("Nothing destroyed.", file=out)
+                return EXIT_ERROR
+        for item, lock, deployments, jobs, files in work:
+            api = "native" if item.desired.upload_api == "native" else "compatible"
+            for x in deployments:
+                item.client.delete_deployment(x.deployed_model)
+            for j in jobs:
+                if j.status in ("PENDING", "QUEUING", "RUNNING", "CANCELING"):
+                    print(f"  kept job {j.job_id}: it is {j.status}", file=out)
+                    continue
+                try:
+                    item.client.delete_job(j.job_id)
+                except PermanentRemoteError as e:
+                    print(f"  kept job {j.job_id}: {e}", file=out)
+            for f in files:
+                item.client.delete_file(f.file_id, api=api)  # type: ignore[arg-type]
+            lock.update(
+                deployment=None, destroyed={"deployments": [x.deployed_model for x in deployments]}
+            )
+            print(f"{item.desired.effect}: destroyed", file=out)
+    finally:
+        session.close()
+    return EXIT_OK

@@ -1,0 +1,66 @@
+"""`wanbuild plan [EFFECT...]`: what apply would do, and why. Exit 0: nothing to change;
+2: changes; 1: an error. `--format text|markdown|json`, `--out plan.json` saves it for
+`wanbuild apply plan.json`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TextIO
+
+from wanbuild.commands.session import desired_digest, observed_digest, open_session
+from wanbuild.core.actions import EffectPlan
+from wanbuild.core.plan import plan
+from wanbuild.core.render import plan_document, render_json, render_markdown, render_text
+from wanbuild.errors import EXIT_CHANGES, EXIT_OK
+from wanbuild.reconcile.lockfile import LockFile
+from wanbuild.reconcile.observe import observe
+
+
+def make_plans(
+    effect_dirs: list[Path], overrides: list[str], out: TextIO, *, retry_failed: bool = False
+) -> tuple[list[EffectPlan], dict[str, Any], Any]:
+    session = open_session(effect_dirs, overrides, out)
+    plans: list[EffectPlan] = []
+    details: dict[str, dict[str, Any]] = {}
+    for item in session.items:
+        d = item.desired
+        lock = LockFile(item.directory, d.effect, d.target)
+        observed = observe(item.client, d, lock.record())
+        plans.append(plan(d, observed, retry_failed=retry_failed))
+        details[d.effect] = {
+            "path": str(item.loaded.effect_file).removesuffix("/effect.yaml"),
+            "target": d.target,
+            "desired": desired_digest(d),
+            "observed": observed_digest(observed),
+            "fitted": list(d.fitted),
+        }
+    return plans, details, session
+
+
+def plan_command(
+    effect_dirs: list[Path],
+    overrides: list[str],
+    out: TextIO,
+    *,
+    fmt: str,
+    save: Path | None,
+    retry_failed: bool,
+) -> int:
+    plans, details, session = make_plans(effect_dirs, overrides, out, retry_failed=retry_failed)
+    try:
+        header = "; ".join(session.headers)
+        document = plan_document(plans, header, details)
+        fitted = {name: tuple(d["fitted"]) for name, d in details.items()}
+        if fmt == "json":
+            print(render_json(document), file=out)
+        elif fmt == "markdown":
+            print(render_markdown(plans, header, fitted), file=out)
+        else:
+            print(render_text(plans, header, fitted), file=out)
+        if save is not None:
+            save.write_text(render_json(document) + "\n", encoding="utf-8")
+            if fmt == "text":
+                print(f"saved to {save}; apply it with `wanbuild apply {save}`", file=out)
+    finally:
+        session.close()
+    return EXIT_CHANGES if any(p.changes for p in plans) else EXIT_OK

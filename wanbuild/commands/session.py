@@ -1,0 +1,100 @@
+"""What plan, apply, status and destroy share: load the effects, build their datasets, compute
+their desired state, and connect one client per backend and region."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from wanbuild.backend import connect, describe
+from wanbuild.builder import BuildRefused
+from wanbuild.config.load import LoadedEffect, load_effect
+from wanbuild.core.fingerprint import digest
+from wanbuild.errors import WanbuildError
+from wanbuild.reconcile.desired import desired_state
+from wanbuild.remote.client import Client
+from wanbuild.spec.state import Desired, Observed
+from wanbuild.store import Store
+
+
+@dataclass
+class Item:
+    loaded: LoadedEffect
+    desired: Desired
+    client: Client
+
+    @property
+    def directory(self) -> Path:
+        return self.loaded.effect.directory
+
+
+@dataclass
+class Session:
+    items: list[Item]
+    headers: list[str]
+    real: bool  # any effect talks to the real service
+    clients: list[Client] = field(default_factory=list)
+
+    def close(self) -> None:
+        for c in self.clients:
+            c.close()
+
+
+def open_session(effect_dirs: list[Path], overrides: list[str], out: TextIO) -> Session:
+    store = Store()
+    clients: dict[tuple[str, str, str], Client] = {}
+    items: list[Item] = []
+    headers: list[str] = []
+    real = False
+    for effect_dir in effect_dirs:
+        loaded = load_effect(effect_dir, overrides)
+        e = loaded.effect
+        try:
+            desired = desired_state(loaded, store)
+        except BuildRefused as refused:
+            for f in refused.findings:
+                if f.severity == "error":
+                    print(f.render(), file=out)
+            raise WanbuildError(
+                f"{loaded.effect_file}: {refused} (see `wanbuild validate`)"
+            ) from None
+        key = (e.backend.name, e.region.name, e.backend.base_url or e.region.base_url)
+        if key not in clients:
+            clients[key] = connect(e.backend, e.region, loaded.conf_dir)
+            headers.append(describe(e.backend, e.region))
+        real = real or e.backend.name != "emulator"
+        items.append(Item(loaded, desired, clients[key]))
+    return Session(items, headers, real, list(clients.values()))
+
+
+def observed_digest(observed: Observed) -> str:
+    """What a saved plan was made against: ids and coarse states of the remote objects."""
+
+    def phase(status: str | None) -> str:
+        if status in ("PENDING", "QUEUING", "RUNNING", "DEPLOYING", "UPDATING", "PROCESSING"):
+            return "active"
+        return str(status)
+
+    job = observed.job
+    return digest(
+        {
+            "files": {s: f.file_id for s, f in observed.files.items()},
+            "job": [job.job_id, phase(job.status)] if job else None,
+            "checkpoints": [[c.name, phase(c.export_status)] for c in observed.checkpoints],
+            "deployment": (
+                [
+                    observed.deployment.deployed_model,
+                    phase(observed.deployment.status),
+                    observed.deployment.capacity,
+                ]
+                if observed.deployment
+                else None
+            ),
+            "others": sorted(d.deployed_model for d in observed.others),
+        }
+    )
+
+
+def desired_digest(desired: Desired) -> dict[str, str]:
+    return {"dataset": desired.dataset_fp, "job": desired.job_fp, "deployment": desired.deploy_fp}

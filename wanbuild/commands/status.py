@@ -1,0 +1,56 @@
+"""`wanbuild status [EFFECT...]`: what is live, what is in progress, the recorded lineage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TextIO
+
+from wanbuild.commands.session import open_session
+from wanbuild.errors import EXIT_OK
+from wanbuild.reconcile.lockfile import LockFile
+from wanbuild.reconcile.observe import observe
+
+
+def status_command(effect_dirs: list[Path], overrides: list[str], out: TextIO) -> int:
+    session = open_session(effect_dirs, overrides, out)
+    try:
+        for line in session.headers:
+            print(line, file=out)
+        for item in session.items:
+            d = item.desired
+            lock = LockFile(item.directory, d.effect, d.target)
+            o = observe(item.client, d, lock.record())
+            print(f"\n{d.effect} ({d.kind} on {d.model}, {d.target})", file=out)
+            files = ", ".join(f"{s} {f.file_id}" for s, f in sorted(o.files.items()))
+            print(f"  dataset     {d.dataset_fp[:16]}: {files or 'not uploaded'}", file=out)
+            if o.job is None:
+                print(f"  job         none for {d.job_name} ({d.steps_text})", file=out)
+            else:
+                j = o.job
+                extra = f", step {j.step}/{d.total_steps}" if j.step is not None else ""
+                extra += f", usage {j.usage:,} tokens" if j.usage else ""
+                extra += f": {j.message}" if j.message and j.status != "SUCCEEDED" else ""
+                print(
+                    f"  job         {j.job_id} {j.status}{extra} -> {j.finetuned_output}", file=out
+                )
+            if o.deployment is not None:
+                dep = o.deployment
+                print(
+                    f"  deployment  {dep.deployed_model} {dep.status} (capacity {dep.capacity})",
+                    file=out,
+                )
+            else:
+                print("  deployment  none for the current configuration", file=out)
+            for other in o.others:
+                print(
+                    f"  also        {other.deployed_model} {other.status} (an older version)",
+                    file=out,
+                )
+            applied = lock.entry().get("applied") or {}
+            if applied:
+                print(
+                    f"  applied     commit {applied.get('commit')} at {applied.get('at')}", file=out
+                )
+    finally:
+        session.close()
+    return EXIT_OK

@@ -1,0 +1,234 @@
+"""plan(desired, observed) -> EffectPlan. Pure: no I/O, no clock, no environment.
+
+The ladder, per effect: dataset uploads -> training job -> checkpoint export (when pinned) ->
+deployment -> retiring older deployments. Each rung is skipped when the remote already matches
+(equal fingerprints), waited for when remote work is under way (never duplicated), reported and
+not retried when the service failed it, and otherwise planned with the reason it is needed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wanbuild.core.actions import Action, EffectPlan, Impact, Kind, Reason
+from wanbuild.spec.state import Desired, Observed
+
+ACTIVE_JOB = frozenset({"PENDING", "QUEUING", "RUNNING", "CANCELING"})
+ENDED_BADLY = frozenset({"FAILED", "CANCELED"})
+ACTIVE_DEPLOYMENT = frozenset({"PENDING", "DEPLOYING", "UPDATING", "DELETING"})
+
+
+def deployed_name(model: str, suffix: str) -> str:
+    return f"{model}-{suffix}"
+
+
+def hp_changes(old: dict[str, Any], new: dict[str, Any]) -> str:
+    keys = sorted(set(old) | set(new))
+    parts = [
+        f"{k} {old.get(k, '-')} -> {new.get(k, '-')}" for k in keys if old.get(k) != new.get(k)
+    ]
+    return ", ".join(parts)
+
+
+def plan(desired: Desired, observed: Observed, *, retry_failed: bool = False) -> EffectPlan:
+    e = desired.effect
+    acts: list[Action] = []
+
+    def add(
+        kind: Kind,
+        target: str,
+        reason: Reason,
+        detail: str = "",
+        needs: tuple[str, ...] = (),
+        estimate: str = "",
+        **params: Any,
+    ) -> Action:
+        action = Action(e, kind, target, reason, detail, needs, estimate, params)
+        acts.append(action)
+        return action
+
+    summary = f"{desired.kind} on {desired.model} in {desired.region}; {desired.steps_text}"
+    lock = observed.lock
+
+    # 1. dataset uploads
+    pending: list[str] = []  # ids of actions later rungs wait for
+    for z in desired.zips:
+        if z.split in observed.files:
+            add(
+                Kind.SKIP,
+                z.upload_name,
+                Reason.UNCHANGED,
+                f"{z.split} uploaded as {observed.files[z.split].file_id}",
+            )
+            continue
+        if lock.dataset_fp and lock.dataset_fp != desired.dataset_fp:
+            reason, detail = (
+                Reason.CHANGED,
+                (
+                    f"dataset {lock.dataset_fp[:12]} -> "
+                    f"{desired.dataset_fp[:12]} (captions or media)"
+                ),
+            )
+        else:
+            reason, detail = Reason.ABSENT, f"dataset {desired.dataset_fp[:12]} not uploaded"
+        pending.append(
+            add(
+                Kind.UPLOAD,
+                z.upload_name,
+                reason,
+                f"{detail}; {z.size / 1_048_576:.2f} MB",
+                split=z.split,
+            ).id
+        )
+
+    # 2. the training job
+    job = observed.job
+    estimate = _estimate(desired)
+    if job is not None and job.status in ENDED_BADLY and not retry_failed:
+        add(
+            Kind.BLOCKED,
+            job.job_id,
+            Reason.REMOTE_FAILED,
+            f"job {job.job_id} {job.status}: {job.code or ''} {job.message or ''}".strip()
+            + "; fix the cause, or apply --retry-failed to train again",
+        )
+        return _finish(e, acts, summary)
+    if job is None or job.status in ENDED_BADLY:
+        if pending:
+            reason, detail = Reason.UPSTREAM, "a new dataset"
+        elif job is not None:
+            reason, detail = Reason.REMOTE_FAILED, f"retrying {job.status.lower()} job {job.job_id}"
+        elif lock.job_fp and lock.job_fp != desired.job_fp:
+            changed = hp_changes(lock.job_hyper_parameters, desired.hyper_parameters)
+            reason = Reason.CHANGED
+            detail = f"hyper_parameters: {changed}" if changed else "model or dataset changed"
+        else:
+            reason, detail = Reason.ABSENT, "no job for this dataset and these hyperparameters"
+        train = add(
+            Kind.TRAIN,
+            desired.job_name,
+            reason,
+            f"{detail}; {desired.steps_text}",
+            tuple(pending),
+            estimate,
+        )
+        pending = [train.id]
+    elif job.status in ACTIVE_JOB:
+        step = f"step {job.step}/{desired.total_steps}" if job.step is not None else job.status
+        pending = [add(Kind.WAIT, job.job_id, Reason.RUNNING, f"training {job.status}, {step}").id]
+    else:
+        add(Kind.SKIP, job.job_id, Reason.UNCHANGED, f"trained: {job.finetuned_output}")
+
+    # 3. the checkpoint to deploy
+    model = job.finetuned_output if job is not None and job.status == "SUCCEEDED" else None
+    if desired.checkpoint:
+        ck = next((c for c in observed.checkpoints if c.name == desired.checkpoint), None)
+        if pending or model is None:
+            pending = [
+                add(
+                    Kind.EXPORT,
+                    desired.checkpoint,
+                    Reason.UPSTREAM,
+                    "after training",
+                    tuple(pending),
+                ).id
+            ]
+            model = None
+        elif ck is None:
+            names = ", ".join(c.name for c in observed.checkpoints) or "none"
+            add(
+                Kind.BLOCKED,
+                desired.checkpoint,
+                Reason.REMOTE_FAILED,
+                f"job has no {desired.checkpoint} (kept: {names}); pin another",
+            )
+            return _finish(e, acts, summary)
+        elif ck.export_status in (None, "FAILED"):
+            reason = Reason.ABSENT if ck.export_status is None else Reason.REMOTE_FAILED
+            pending = [add(Kind.EXPORT, ck.name, reason, f"export {ck.name} of {model}").id]
+            model = None
+        elif ck.export_status != "SUCCEEDED":
+            pending = [add(Kind.WAIT, ck.name, Reason.RUNNING, f"export {ck.export_status}").id]
+            model = None
+        else:
+            add(Kind.SKIP, ck.name, Reason.UNCHANGED, f"exported as {ck.model_name}")
+            model = ck.model_name
+
+    # 4. the deployment
+    if model is None or pending:
+        target = "deployment"
+        add(
+            Kind.DEPLOY,
+            target,
+            Reason.UPSTREAM,
+            "after the model is ready",
+            tuple(pending),
+            estimate="free, ~5-10 min",
+        )
+        return _finish(e, acts, summary)
+    name = deployed_name(model, desired.deploy_suffix)
+    dep = observed.deployment
+    if dep is None:
+        if lock.deployed_model == name:
+            reason, detail = Reason.DRIFTED, f"{name} was deleted out of band; redeploying"
+        elif lock.deploy_fp and lock.deploy_fp != desired.deploy_fp:
+            reason, detail = Reason.CHANGED, "aigc_config, checkpoint or model changed"
+        else:
+            reason, detail = Reason.ABSENT, "not deployed"
+        add(Kind.DEPLOY, name, reason, detail, estimate="free, ~5-10 min", model_name=model)
+        deploy_done = False
+    elif dep.status == "RUNNING":
+        if dep.capacity is not None and dep.capacity != desired.capacity:
+            add(Kind.SCALE, name, Reason.CHANGED, f"capacity {dep.capacity} -> {desired.capacity}")
+        else:
+            add(Kind.SKIP, name, Reason.UNCHANGED, "deployed and running")
+        deploy_done = True
+    elif dep.status in ACTIVE_DEPLOYMENT:
+        add(Kind.WAIT, name, Reason.RUNNING, f"deployment {dep.status}")
+        deploy_done = False
+    else:
+        add(
+            Kind.BLOCKED,
+            name,
+            Reason.REMOTE_FAILED,
+            f"deployment {dep.status}; `wanbuild destroy {e}` and apply again to retry",
+        )
+        return _finish(e, acts, summary)
+
+    # 5. older deployments of this effect: retired once the new one runs (blue/green)
+    for old in observed.others:
+        if old.status == "DELETING":
+            continue
+        needs = () if deploy_done else (f"{e}:{Kind.DEPLOY.value}:{name}",)
+        add(Kind.UNDEPLOY, old.deployed_model, Reason.CHANGED, f"replaced by {name}", needs)
+    return _finish(e, acts, summary)
+
+
+def _estimate(d: Desired) -> str:
+    parts = [f"{d.total_steps} steps"]
+    if d.tokens_estimate:
+        parts.append(f"~{d.tokens_estimate:,} tokens")
+    if d.cost_estimate_cny:
+        parts.append(f"~{d.cost_estimate_cny:,.0f} CNY")
+    if d.hours_estimate:
+        parts.append(f"~{d.hours_estimate:.1f} h")
+    return ", ".join(parts)
+
+
+def _finish(effect: str, acts: list[Action], summary: str) -> EffectPlan:
+    kinds = {a.kind for a in acts if a.reason is not Reason.UPSTREAM}
+    if Kind.BLOCKED in kinds:
+        impact = Impact.BLOCKED
+    elif Kind.UPLOAD in kinds:
+        impact = Impact.FULL
+    elif Kind.TRAIN in kinds:
+        impact = Impact.RETRAIN
+    elif Kind.EXPORT in kinds:
+        impact = Impact.EXPORT
+    elif kinds & {Kind.DEPLOY, Kind.SCALE, Kind.UNDEPLOY}:
+        impact = Impact.REDEPLOY
+    elif Kind.WAIT in kinds:
+        impact = Impact.WAIT
+    else:
+        impact = Impact.NONE
+    return EffectPlan(effect, impact, tuple(acts), summary)

@@ -1,0 +1,214 @@
+"""Converge one effect: observe -> plan -> act, again and again, until nothing is left that can
+be done now (apply) or until the effect matches (apply --wait).
+
+Level-triggered: every pass starts from a fresh observation, so a run that died anywhere, a
+second apply, or a job that finished overnight all come down to the same question, what does
+the remote hold now. Temporary errors are retried with backoff; a permanent one ends the
+effect with the service's message; the actions that needed it are not attempted.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from wanbuild.core.actions import CHANGES, Action, EffectPlan, Kind, Reason
+from wanbuild.core.fingerprint import digest
+from wanbuild.core.plan import plan
+from wanbuild.reconcile import crash
+from wanbuild.reconcile.execute import Executor
+from wanbuild.reconcile.lockfile import LockFile
+from wanbuild.reconcile.observe import observe
+from wanbuild.remote.client import Client
+from wanbuild.remote.errors import PermanentRemoteError, TemporaryRemoteError
+from wanbuild.spec.state import Desired, Observed
+
+State = Literal["converged", "in progress", "failed", "interrupted"]
+MAX_TEMPORARY = 8
+
+
+@dataclass
+class Outcome:
+    effect: str
+    state: State
+    message: str
+    plan: EffectPlan | None = None
+    observed: Observed | None = None
+
+
+@dataclass
+class Hooks:
+    say: Callable[[str], None]
+    progress: Callable[[Desired, EffectPlan, Observed], None]
+    stop: threading.Event
+
+
+def converge(
+    client: Client,
+    desired: Desired,
+    effect_dir: Path,
+    *,
+    wait: bool,
+    retry_failed: bool,
+    poll: float,
+    hooks: Hooks,
+    commit: str | None,
+) -> Outcome:
+    lock = LockFile(effect_dir, desired.effect, desired.target)
+    executor = Executor(client, desired, lock, hooks.say, commit)
+    temporary = 0
+    retry = retry_failed
+    while True:
+        try:
+            observed = observe(client, desired, lock.record())
+        except TemporaryRemoteError as e:
+            temporary += 1
+            if temporary > MAX_TEMPORARY:
+                return Outcome(desired.effect, "failed", f"the service keeps failing: {e}")
+            if _pause(hooks, min(poll * 2**temporary, 30)):
+                return Outcome(desired.effect, "interrupted", "stopped waiting")
+            continue
+        current = plan(desired, observed, retry_failed=retry)
+        record_lineage(lock, desired, observed, commit)
+        hooks.progress(desired, current, observed)
+        done: set[str] = set()
+        acted = False
+        try:
+            for action in current.actions:
+                if not _runnable(action, done):
+                    continue
+                executor.run(action, observed, retry_failed=retry)
+                done.add(action.id)
+                acted = True
+                if action.kind is Kind.TRAIN:
+                    retry = False
+        except TemporaryRemoteError as e:
+            temporary += 1
+            if temporary > MAX_TEMPORARY:
+                return Outcome(
+                    desired.effect, "failed", f"the service keeps failing: {e}", current, observed
+                )
+            hooks.say(f"temporary error, will look again: {e}")
+            if _pause(hooks, min(poll * 2**temporary, 30)):
+                return Outcome(desired.effect, "interrupted", "stopped waiting", current, observed)
+            continue
+        except PermanentRemoteError as e:
+            return Outcome(desired.effect, "failed", str(e), current, observed)
+        if acted:
+            continue
+        blocked = [a for a in current.actions if a.kind is Kind.BLOCKED]
+        if blocked:
+            return Outcome(desired.effect, "failed", blocked[0].detail, current, observed)
+        if all(a.kind is Kind.SKIP for a in current.actions):
+            record_lineage(lock, desired, observed, commit, applied=True)
+            return Outcome(desired.effect, "converged", _live(observed), current, observed)
+        waiting = next((a for a in current.actions if a.kind is Kind.WAIT), None)
+        if not wait:
+            what = waiting.detail if waiting else "waiting for remote work"
+            return Outcome(desired.effect, "in progress", what, current, observed)
+        crash.point("waiting")
+        if _pause(hooks, poll):
+            return Outcome(desired.effect, "interrupted", "stopped waiting", current, observed)
+
+
+def _runnable(action: Action, done: set[str]) -> bool:
+    """Can this action run now? Its prerequisites must have run in this pass, and an export or
+    deployment still waiting for a model (reason upstream) only becomes concrete in a later
+    pass, once the remote has the model."""
+    if action.kind not in CHANGES or not all(n in done for n in action.needs):
+        return False
+    return not (action.reason is Reason.UPSTREAM and action.kind in (Kind.EXPORT, Kind.DEPLOY))
+
+
+def _pause(hooks: Hooks, seconds: float) -> bool:
+    """Sleep; True when asked to stop (Ctrl-C)."""
+    return hooks.stop.wait(seconds)
+
+
+def _live(observed: Observed) -> str:
+    if observed.deployment is not None:
+        return f"live as {observed.deployment.deployed_model}"
+    return "matches the remote"
+
+
+def record_lineage(
+    lock: LockFile,
+    desired: Desired,
+    observed: Observed,
+    commit: str | None,
+    *,
+    applied: bool = False,
+) -> None:
+    """Write what the remote holds for this effect into wanbuild.lock (only when it changed)."""
+    before = lock.entry()
+    changes: dict[str, Any] = {}
+    if observed.files and len(observed.files) == len(desired.zips):
+        changes["dataset"] = {
+            "fingerprint": desired.dataset_fp,
+            "files": {
+                z.split: {
+                    "file_id": observed.files[z.split].file_id,
+                    "name": z.upload_name,
+                    "sha256": z.sha256,
+                    "size": z.size,
+                }
+                for z in desired.zips
+            },
+        }
+    job = observed.job
+    if job is not None:
+        changes["job"] = {
+            **(before.get("job") or {}),
+            "fingerprint": desired.job_fp,
+            "job_id": job.job_id,
+            "job_name": job.job_name,
+            "model": desired.model,
+            "finetuned_output": job.finetuned_output,
+            "hyper_parameters": desired.hyper_parameters,
+            "status": job.status,
+            "usage": job.usage,
+        }
+    if desired.checkpoint:
+        ck = next((c for c in observed.checkpoints if c.name == desired.checkpoint), None)
+        if ck is not None and ck.model_name:
+            changes["checkpoint"] = {"name": ck.name, "exported_model": ck.model_name}
+    dep = observed.deployment
+    if dep is not None:
+        changes["deployment"] = {
+            "fingerprint": desired.deploy_fp,
+            "deployed_model": dep.deployed_model,
+            "model_name": dep.model_name,
+            "status": dep.status,
+            "capacity": dep.capacity,
+            "checkpoint": desired.checkpoint,
+            "aigc_sha256": digest(desired.aigc_config) if desired.aigc_config else None,
+        }
+    intents = [i for i in before.get("intents", []) if not _resolved(i, observed)]
+    changes["intents"] = intents or None
+    if applied:
+        changes["applied"] = {
+            "commit": commit,
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        if (before.get("applied") or {}).get("commit") == commit and all(
+            before.get(k) == v for k, v in changes.items() if k != "applied"
+        ):
+            return
+    if any(before.get(k) != v for k, v in changes.items()):
+        lock.update(**changes)
+
+
+def _resolved(intent: dict[str, Any], observed: Observed) -> bool:
+    key = str(intent.get("key", ""))
+    if key.startswith("train:"):
+        return observed.job is not None and observed.job.job_name == key.removeprefix("train:")
+    if key.startswith("upload:"):
+        return key.split(":")[1] in observed.files
+    if key.startswith("deploy:"):
+        dep = observed.deployment
+        return dep is not None and dep.deployed_model == key.removeprefix("deploy:")
+    return False

@@ -1,0 +1,110 @@
+"""Desired and observed state of one effect, as values: what `plan` decides between.
+
+Desired comes from the effect directory (composed config, built dataset); Observed from the
+remote and the effect's wanbuild.lock. Both are plain frozen data, so planning is a pure
+function of the two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DesiredZip:
+    split: str
+    path: str
+    sha256: str
+    size: int
+    upload_name: str  # carries the dataset fingerprint: how a lost upload is found again
+    description: str
+
+
+@dataclass(frozen=True)
+class Desired:
+    effect: str
+    target: str  # "<backend>/<region>": locks and lineage are kept per target
+    kind: str
+    model: str
+    region: str
+    upload_api: str
+    dataset_fp: str
+    zips: tuple[DesiredZip, ...]
+    training_type: str
+    hyper_parameters: dict[str, Any]
+    job_fp: str
+    job_name: str
+    total_steps: int
+    steps_text: str
+    checkpoint: str | None
+    capacity: int
+    aigc_config: dict[str, Any] | None
+    deploy_fp: str
+    deploy_suffix: str
+    tokens_estimate: int | None = None
+    cost_estimate_cny: float | None = None
+    hours_estimate: float | None = None
+    fitted: tuple[str, ...] = ()  # media changes build made, to say in the plan
+
+
+@dataclass(frozen=True)
+class ObservedFile:
+    file_id: str
+    name: str
+    split: str
+
+
+@dataclass(frozen=True)
+class ObservedJob:
+    job_id: str
+    job_name: str
+    status: str
+    finetuned_output: str
+    training_file_ids: tuple[str, ...] = ()
+    hyper_parameters: dict[str, Any] = field(default_factory=dict)
+    usage: int | None = None
+    message: str | None = None
+    code: str | None = None
+    step: int | None = None
+
+
+@dataclass(frozen=True)
+class ObservedCheckpoint:
+    name: str
+    export_status: str | None
+    model_name: str | None
+
+
+@dataclass(frozen=True)
+class ObservedDeployment:
+    deployed_model: str
+    model_name: str
+    status: str
+    capacity: int | None
+    aigc_config: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class LockRecord:
+    """What the last apply recorded for this effect and target (the lineage), if anything."""
+
+    dataset_fp: str | None = None
+    job_fp: str | None = None
+    job_id: str | None = None
+    job_hyper_parameters: dict[str, Any] = field(default_factory=dict)
+    deploy_fp: str | None = None
+    deployed_model: str | None = None
+    attempt: int = 1
+    intents: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Observed:
+    files: dict[str, ObservedFile]  # by split, only those carrying the desired fingerprint
+    job: ObservedJob | None  # the job for the desired job fingerprint
+    checkpoints: tuple[ObservedCheckpoint, ...]
+    deployment: ObservedDeployment | None  # the desired deployment name
+    others: tuple[ObservedDeployment, ...]  # this effect's other deployments (older versions)
+    lock: LockRecord
+    failed_jobs: tuple[ObservedJob, ...] = ()  # earlier attempts for this fingerprint
