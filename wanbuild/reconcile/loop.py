@@ -194,8 +194,10 @@ def record_lineage(
             "commit": commit,
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        if (before.get("applied") or {}).get("commit") == commit and all(
-            before.get(k) == v for k, v in changes.items() if k != "applied"
+        if (
+            before.get("applied")
+            and before["applied"].get("commit") == commit
+            and all(before.get(k) == v for k, v in changes.items() if k != "applied")
         ):
             return
     if any(before.get(k) != v for k, v in changes.items()):

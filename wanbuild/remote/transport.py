@@ -53,8 +53,11 @@ class InProcessTransport(httpx.BaseTransport):
         )
 
     def close(self) -> None:
+        if self._loop.is_closed():
+            return
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        self._loop.close()
 
 
 class _AsyncBody(httpx.AsyncByteStream):

@@ -1,0 +1,236 @@
+"""`wanbuild plan` / `apply` / `status` / `destroy` end to end on the embedded emulator."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Run
+from tests.emulator_helpers import BEIJING, CONF
+from tests.helpers import edit_samples
+from wanbuild.config.catalog import load_catalog
+from wanbuild.emulator.app import create_app
+from wanbuild.remote.client import Client
+from wanbuild.remote.transport import InProcessTransport
+
+
+@pytest.fixture(autouse=True)
+def fast_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WANBUILD_EMULATOR_TIME_SCALE", "1e7")
+    monkeypatch.delenv("WANBUILD_EMULATOR_FAULTS", raising=False)
+
+
+def remote(tmp_path: Path) -> Client:
+    app = create_app(tmp_path / ".wanbuild/emulator", load_catalog(CONF), time_scale=1e7)
+    return Client(BEIJING, "k", transport=InProcessTransport(app))
+
+
+def census(tmp_path: Path) -> dict[str, int]:
+    with remote(tmp_path) as c:
+        return {
+            "files": len(c.list_files(api="native")),
+            "jobs": len(list(c.iter_jobs())),
+            "deployments": len([d for d in c.iter_deployments() if d.status != "DELETING"]),
+        }
+
+
+def plan_json(run: Callable[..., Run], *argv: str) -> tuple[int, list[tuple[str, str]]]:
+    result = run("plan", "--format", "json", *argv)
+    doc = json.loads(result.out)
+    return result.code, [(a["kind"], a["reason"]) for a in doc["actions"]]
+
+
+def test_apply_wait_converges_then_plan_is_all_skip(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
+) -> None:
+    d = effect_factory(n_validation=1)
+    result = run("apply", "--wait", str(d))
+    assert result.code == 0, result.out + result.err
+    first = result.out.splitlines()[0]
+    assert first.startswith("backend: the embedded emulator")
+    assert "fx: converged: live as wb-fx-" in result.out
+    code, actions = plan_json(run, str(d))
+    assert code == 0
+    assert {k for k, _ in actions} == {"skip"}
+    assert census(tmp_path) == {"files": 2, "jobs": 1, "deployments": 1}
+    lock = json.loads((d / "wanbuild.lock").read_text())["targets"]["emulator/cn-beijing"]
+    assert lock["job"]["status"] == "SUCCEEDED"
+    assert lock["job"]["usage"] > 0
+    assert lock["deployment"]["status"] == "RUNNING"
+    assert set(lock["dataset"]["files"]) == {"train", "validation"}
+    assert "intents" not in lock
+    assert "applied" in lock
+    status = run("status", str(d))
+    assert "SUCCEEDED" in status.out
+    assert "RUNNING (capacity 1)" in status.out
+
+
+def test_without_wait_each_apply_advances_as_far_as_it_can(
+    effect_factory: Callable[..., Path],
+    run: Callable[..., Run],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WANBUILD_EMULATOR_TIME_SCALE", "4000")  # 800 steps x 6 s = 1.2 s
+    d = effect_factory()
+    first = run("apply", str(d))
+    assert first.code == 0
+    assert "fx: in progress: training PENDING" in first.out
+    assert run("plan", str(d)).code == 2
+    time.sleep(1.5)
+    second = run("apply", str(d))
+    assert "deploying wb-fx-" in second.out
+    time.sleep(0.3)
+    third = run("apply", str(d))
+    assert "fx: converged" in third.out
+
+
+def test_only_aigc_config_changed_is_a_redeploy(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
+) -> None:
+    d = effect_factory()
+    assert run("apply", "--wait", str(d)).code == 0
+    change = "deploy.aigc_config.use_input_prompt=true"
+    code, actions = plan_json(run, str(d), change)
+    assert code == 2
+    assert actions == [
+        ("skip", "unchanged"),
+        ("skip", "unchanged"),
+        ("deploy", "changed"),
+        ("undeploy", "changed"),
+    ]
+    assert run("apply", "--wait", str(d), change).code == 0
+    assert census(tmp_path) == {"files": 1, "jobs": 1, "deployments": 1}
+    assert plan_json(run, str(d), change)[0] == 0
+
+
+def test_only_hyperparameters_changed_retrains_on_the_uploaded_file(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
+) -> None:
+    d = effect_factory()
+    assert run("apply", "--wait", str(d)).code == 0
+    text = run("plan", str(d), "hyper_parameters.n_epochs=500")
+    assert "train" in text.out
+    assert "hyper_parameters: n_epochs 400 -> 500" in text.out
+    assert "retrain on the existing upload" in text.out
+    code, actions = plan_json(run, str(d), "hyper_parameters.n_epochs=500")
+    assert actions[:2] == [("skip", "unchanged"), ("train", "changed")]
+    assert run("apply", "--wait", str(d), "hyper_parameters.n_epochs=500").code == 0
+    assert census(tmp_path) == {"files": 1, "jobs": 2, "deployments": 1}
+
+
+def test_a_caption_change_rebuilds_uploads_and_retrains(
+    effect_factory: Callable[..., Path], run: Callable[..., Run]
+) -> None:
+    d = effect_factory()
+    assert run("apply", "--wait", str(d)).code == 0
+    edit_samples(d, "train", 0, background="standing on a windy pier.")
+    code, actions = plan_json(run, str(d))
+    assert code == 2
+    assert actions[:2] == [("upload", "changed"), ("train", "upstream changed")]
+    assert "rebuild + upload + retrain" in run("plan", str(d)).out
+
+
+def test_deployment_deleted_out_of_band_is_redeployed(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
+) -> None:
+    d = effect_factory()
+    assert run("apply", "--wait", str(d)).code == 0
+    with remote(tmp_path) as c:
+        for dep in c.iter_deployments():
+            c.delete_deployment(dep.deployed_model)
+    time.sleep(0.05)  # DELETING -> gone (60 simulated seconds)
+    assert ("deploy", "drifted") in plan_json(run, str(d))[1]
+    assert run("apply", "--wait", str(d)).code == 0
+    assert census(tmp_path)["deployments"] == 1
+
+
+def test_failed_job_is_reported_and_not_retried_blindly(
+    effect_factory: Callable[..., Path],
+    run: Callable[..., Run],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    d = effect_factory()
+    monkeypatch.setenv("WANBUILD_EMULATOR_FAULTS", "fail_job_at_step=10")
+    failed = run("apply", "--wait", str(d))
+    assert failed.code == 1
+    assert "Training failed at step 10" in failed.out
+    monkeypatch.delenv("WANBUILD_EMULATOR_FAULTS")
+    again = run("apply", "--wait", str(d))
+    assert again.code == 1
+    assert "--retry-failed" in again.out
+    assert census(tmp_path)["jobs"] == 1
+    retried = run("apply", "--wait", "--retry-failed", str(d))
+    assert retried.code == 0, retried.out
+    assert census(tmp_path) == {"files": 1, "jobs": 2, "deployments": 1}
+    with remote(tmp_path) as c:
+        names = sorted(j.job_name or "" for j in c.iter_jobs())
+    assert names[1] == names[0] + "-r2"
+
+
+def test_checkpoint_pin_exports_and_deploys_that_checkpoint(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
+) -> None:
+    d = effect_factory()
+    assert run("apply", "--wait", str(d)).code == 0
+    pin = "deploy.checkpoint=checkpoint-200"
+    assert "export checkpoint + redeploy" in run("plan", str(d), pin).out
+    result = run("apply", "--wait", str(d), pin)
+    assert result.code == 0, result.out
+    with remote(tmp_path) as c:
+        deps = [x for x in c.iter_deployments() if x.status != "DELETING"]
+    assert len(deps) == 1
+    assert deps[0].model_name is not None
+    assert deps[0].model_name.endswith("-c200")
+    lock = json.loads((d / "wanbuild.lock").read_text())["targets"]["emulator/cn-beijing"]
+    assert lock["checkpoint"]["exported_model"] == deps[0].model_name
+
+
+def test_saved_plan_is_refused_when_the_remote_changed(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
+) -> None:
+    d = effect_factory()
+    assert run("apply", "--wait", str(d)).code == 0
+    saved = tmp_path / "plan.json"
+    assert (
+        run("plan", str(d), "deploy.aigc_config.use_input_prompt=true", "--out", str(saved)).code
+        == 2
+    )
+    with remote(tmp_path) as c:
+        for dep in c.iter_deployments():
+            c.delete_deployment(dep.deployed_model)
+    time.sleep(0.05)
+    refused = run("apply", str(saved), "deploy.aigc_config.use_input_prompt=true")
+    assert refused.code == 1
+    assert "the remote changed since the plan was saved" in refused.err
+    fresh = tmp_path / "fresh.json"
+    run("plan", str(d), "--out", str(fresh))
+    assert run("apply", "--wait", str(fresh)).code == 0
+
+
+def test_destroy_undeploys_after_confirmation(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
+) -> None:
+    d = effect_factory()
+    assert run("apply", "--wait", str(d)).code == 0
+    refused = run("destroy", str(d))
+    assert refused.code == 1
+    assert "pass --yes" in refused.err
+    assert run("destroy", "--yes", "--delete-files", str(d)).code == 0
+    assert census(tmp_path) == {"files": 0, "jobs": 1, "deployments": 0}
+
+
+def test_two_effects_progress_concurrently(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
+) -> None:
+    effect_factory("a")
+    effect_factory("b", kind="t2i")
+    result = run("apply", "--wait")
+    assert result.code == 0, result.out
+    assert "a: converged" in result.out
+    assert "b: converged" in result.out
+    assert census(tmp_path) == {"files": 2, "jobs": 2, "deployments": 2}
