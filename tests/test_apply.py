@@ -117,6 +117,7 @@ def test_only_hyperparameters_changed_retrains_on_the_uploaded_file(
     assert "hyper_parameters: n_epochs 400 -> 500" in text.out
     assert "retrain on the existing upload" in text.out
     code, actions = plan_json(run, str(d), "hyper_parameters.n_epochs=500")
+    assert code == 2
     assert actions[:2] == [("skip", "unchanged"), ("train", "changed")]
     assert run("apply", "--wait", str(d), "hyper_parameters.n_epochs=500").code == 0
     assert census(tmp_path) == {"files": 1, "jobs": 2, "deployments": 1}
