@@ -98,6 +98,7 @@ def converge(
             continue
         except PermanentRemoteError as e:
             return Outcome(desired.effect, "failed", str(e), current, observed)
+        temporary = 0  # a whole pass went through: count failures afresh
         if acted:
             continue
         blocked = [a for a in current.actions if a.kind is Kind.BLOCKED]

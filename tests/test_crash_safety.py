@@ -1,0 +1,130 @@
+"""SIGKILL apply between any two remote calls, or hit it with faults, or run two at once:
+the emulator must end up holding exactly one upload, one job and one deployment."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.emulator_helpers import BEIJING, CONF, served
+from wanbuild.config.catalog import load_catalog
+from wanbuild.emulator.app import create_app
+from wanbuild.remote.client import Client
+from wanbuild.remote.transport import InProcessTransport
+
+POINTS = ["after_upload", "before_create_job", "after_create_job", "waiting", "after_deploy"]
+
+
+def apply(cwd: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("WANBUILD_")}
+    full_env.update({"WANBUILD_EMULATOR_TIME_SCALE": "1e5", **env})
+    return subprocess.run(
+        [sys.executable, "-m", "wanbuild", "apply", "--wait", *argv],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def census(root: Path) -> dict[str, int]:
+    app = create_app(root / ".wanbuild/emulator", load_catalog(CONF), time_scale=1e5)
+    with Client(BEIJING, "k", transport=InProcessTransport(app)) as c:
+        return {
+            "files": len(c.list_files(api="native")),
+            "jobs": len(list(c.iter_jobs())),
+            "deployments": len([d for d in c.iter_deployments() if d.status != "DELETING"]),
+        }
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_sigkill_at_each_point_then_rerun(
+    effect_factory: Callable[..., Path], tmp_path: Path, point: str
+) -> None:
+    d = effect_factory()
+    killed = apply(tmp_path, str(d), WANBUILD_TEST_CRASH_AT=point)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    lock = (d / "wanbuild.lock").read_text() if (d / "wanbuild.lock").exists() else ""
+    if point == "before_create_job":
+        assert '"action": "create_job"' in lock  # the intent was on disk before the call
+    again = apply(tmp_path, str(d))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "fx: converged" in again.stdout
+    assert census(tmp_path) == {"files": 1, "jobs": 1, "deployments": 1}
+    assert '"intents"' not in (d / "wanbuild.lock").read_text()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_faults_at_a_high_rate_still_one_of_each(
+    effect_factory: Callable[..., Path], tmp_path: Path, seed: int
+) -> None:
+    d = effect_factory()
+    faults = f"429=0.2,500=0.1,drop_before=0.05,drop_after=0.1,seed={seed}"
+    result = apply(tmp_path, str(d), WANBUILD_EMULATOR_FAULTS=faults)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert census(tmp_path) == {"files": 1, "jobs": 1, "deployments": 1}
+
+
+def test_two_concurrent_applies_never_create_two_jobs(
+    effect_factory: Callable[..., Path], tmp_path: Path
+) -> None:
+    d = effect_factory()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANBUILD_")}
+    env["WANBUILD_EMULATOR_TIME_SCALE"] = "2e4"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "wanbuild", "apply", "--wait", str(d)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert census(tmp_path) == {"files": 1, "jobs": 1, "deployments": 1}
+    assert any("waiting for another apply (pid" in o for o in outputs)
+
+
+def test_the_api_key_never_appears_anywhere(
+    effect_factory: Callable[..., Path], tmp_path: Path
+) -> None:
+    key = "sk-" + "9f3c" * 8
+    d = effect_factory()
+    with served(tmp_path / "cloud") as url:
+        common = ["backend=dashscope", f"backend.base_url={url}"]
+        env = {**os.environ, "DASHSCOPE_API_KEY": key}
+        outputs = []
+        for argv in (
+            ["plan", str(d), *common, "--out", "plan.json", "--format", "json"],
+            ["apply", "--wait", "--yes", "--poll", "0.05", str(d), *common],
+            ["status", str(d), *common],
+            ["apply", str(d), *common, "hyper_parameters.n_epoch=1"],
+        ):
+            proc = subprocess.run(
+                [sys.executable, "-m", "wanbuild", *argv],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            outputs.append(proc.stdout + proc.stderr)
+        assert "converged" in outputs[1], outputs[1]
+    assert "backend: Model Studio at http://127.0.0.1" in outputs[1]
+    for text in outputs:
+        assert key not in text
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            assert key.encode() not in path.read_bytes(), path
+    assert re.search(r"sk-9f3c", "".join(outputs)) is None
