@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from wanbuild.emulator import timeline
-from wanbuild.emulator.http import ApiError, Emulator, emulator, ok, page, read_json
+from wanbuild.emulator.http import ApiError, Emulator, emulator, ok, page, paged, read_json
 
 
 def _deployable(emu: Emulator, region: str, name: str, now: float) -> dict[str, Any] | None:
@@ -140,15 +140,7 @@ async def list_deployments(request: Request) -> Response:
         for d in emu.store.all("deployment", emu.region(request))
         if timeline.deployment_state(d, now) != "DELETED"
     ][::-1]
-    chunk = docs[(page_no - 1) * size : page_no * size]
-    return ok(
-        {
-            "page_no": page_no,
-            "page_size": size,
-            "total": len(docs),
-            "deployments": [_deployment_view(d, now) for d in chunk],
-        }
-    )
+    return ok(paged(docs, page_no, size, "deployments", lambda d: _deployment_view(d, now)))
 
 
 async def scale_deployment(request: Request) -> Response:

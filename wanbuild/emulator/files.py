@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from wanbuild.emulator import timeline
-from wanbuild.emulator.http import ApiError, Emulator, emulator, ok, page, plain
+from wanbuild.emulator.http import ApiError, Emulator, emulator, ok, page, paged, plain
 
 MAX_FILE_BYTES = 1 << 30
 
@@ -110,11 +110,11 @@ async def list_native(request: Request) -> Response:
     region = emu.region(request)
     page_no, size = page(request, 10, 100)
     docs = [d for d in emu.store.all("file", region) if d["api"] == "native"][::-1]
-    chunk = docs[(page_no - 1) * size : page_no * size]
-    files = [{"id": n, **_native_file(d, region)} for n, d in enumerate(chunk, 1)]
-    return ok(
-        {"total": len(docs), "page_size": size, "page_no": page_no, "files": files}, key="data"
-    )
+
+    def view(numbered: tuple[int, dict[str, Any]]) -> dict[str, Any]:
+        return {"id": numbered[0], **_native_file(numbered[1], region)}
+
+    return ok(paged(list(enumerate(docs, 1)), page_no, size, "files", view), key="data")
 
 
 def _file(emu: Emulator, request: Request) -> dict[str, Any]:

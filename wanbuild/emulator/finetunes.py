@@ -15,7 +15,7 @@ from wanbuild.config.catalog import CatalogModel
 from wanbuild.core.steps import schedule, split_sizes
 from wanbuild.emulator import timeline
 from wanbuild.emulator.datacheck import check_zip
-from wanbuild.emulator.http import ApiError, Emulator, emulator, ok, page, read_json
+from wanbuild.emulator.http import ApiError, Emulator, emulator, ok, page, paged, read_json
 from wanbuild.spec.kinds import is_video_kind
 
 
@@ -211,15 +211,7 @@ async def list_jobs(request: Request) -> Response:
         for d in emu.store.all("job", emu.region(request))
         if not d.get("deleted") and (not model or d["model"] == model)
     ][::-1]
-    chunk = docs[(page_no - 1) * size : page_no * size]
-    return ok(
-        {
-            "page_no": page_no,
-            "page_size": size,
-            "total": len(docs),
-            "jobs": [_job_view(d, now) for d in chunk],
-        }
-    )
+    return ok(paged(docs, page_no, size, "jobs", lambda d: _job_view(d, now)))
 
 
 async def cancel_job(request: Request) -> Response:

@@ -99,6 +99,19 @@ async def read_json(request: Request) -> dict[str, Any]:
     return body
 
 
+def paged(
+    docs: list[Any], page_no: int, size: int, key: str, view: Callable[[Any], Any]
+) -> dict[str, Any]:
+    """One page of `docs` in the service's list shape: page_no, page_size, total, items."""
+    chunk = docs[(page_no - 1) * size : page_no * size]
+    return {
+        "page_no": page_no,
+        "page_size": size,
+        "total": len(docs),
+        key: [view(d) for d in chunk],
+    }
+
+
 def page(request: Request, default_size: int, max_size: int) -> tuple[int, int]:
     try:
         page_no = int(request.query_params.get("page_no", 1))

@@ -17,7 +17,7 @@ import random
 import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, TypeVar
 
 import httpx
 
@@ -314,15 +314,7 @@ class Client:
         return JobPage.model_validate(self._output("GET", "/api/v1/fine-tunes", params=params))
 
     def iter_jobs(self, *, model: str | None = None) -> Iterator[FineTuneJob]:
-        page = 1
-        seen = 0
-        while True:
-            result = self.list_jobs(page_no=page, model=model)
-            yield from result.jobs
-            seen += len(result.jobs)
-            if not result.jobs or seen >= result.total:
-                return
-            page += 1
+        return _every_page(lambda n: _items(self.list_jobs(page_no=n, model=model), "jobs"))
 
     def cancel_job(self, job_id: str) -> None:
         self._send("POST", f"/api/v1/fine-tunes/{job_id}/cancel")
@@ -398,14 +390,7 @@ class Client:
         )
 
     def iter_deployments(self) -> Iterator[Deployment]:
-        page, seen = 1, 0
-        while True:
-            result = self.list_deployments(page_no=page)
-            yield from result.deployments
-            seen += len(result.deployments)
-            if not result.deployments or seen >= result.total:
-                return
-            page += 1
+        return _every_page(lambda n: _items(self.list_deployments(page_no=n), "deployments"))
 
     def scale_deployment(self, deployed_model: str, capacity: int) -> Deployment:
         return Deployment.model_validate(
@@ -481,6 +466,25 @@ class Client:
     def download(self, url: str) -> bytes:
         """Fetch a result URL. No credentials are sent: results live on other hosts (OSS)."""
         return self._send("GET", url, auth=None).content
+
+
+T = TypeVar("T")
+
+
+def _items(page: JobPage | DeploymentPage, key: str) -> tuple[list[Any], int]:
+    return list(getattr(page, key)), page.total
+
+
+def _every_page(fetch: Callable[[int], tuple[list[T], int]]) -> Iterator[T]:
+    """Every item of a paged listing (page_no from 1 until `total` items have been seen)."""
+    number, seen = 1, 0
+    while True:
+        items, total = fetch(number)
+        yield from items
+        seen += len(items)
+        if not items or seen >= total:
+            return
+        number += 1
 
 
 def _files_path(api: UploadApi) -> str:
