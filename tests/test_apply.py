@@ -235,3 +235,19 @@ def test_two_effects_progress_concurrently(
     assert "a: converged" in result.out
     assert "b: converged" in result.out
     assert census(tmp_path) == {"files": 2, "jobs": 2, "deployments": 2}
+
+
+def test_a_lost_lock_loses_nothing(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
+) -> None:
+    d = effect_factory()
+    assert run("apply", "--wait", str(d)).code == 0
+    (d / "wanbuild.lock").unlink()
+    code, actions = plan_json(run, str(d))
+    assert code == 0
+    assert {k for k, _ in actions} == {"skip"}
+    assert run("apply", str(d)).code == 0
+    assert (
+        "deployment"
+        in json.loads((d / "wanbuild.lock").read_text())["targets"]["emulator/cn-beijing"]
+    )

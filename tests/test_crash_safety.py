@@ -128,3 +128,37 @@ def test_the_api_key_never_appears_anywhere(
         if path.is_file() and not path.is_symlink():
             assert key.encode() not in path.read_bytes(), path
     assert re.search(r"sk-9f3c", "".join(outputs)) is None
+
+
+def test_ctrl_c_stops_waiting_and_never_cancels(
+    effect_factory: Callable[..., Path], tmp_path: Path
+) -> None:
+    d = effect_factory()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANBUILD_")}
+    env["WANBUILD_EMULATOR_TIME_SCALE"] = "100"  # 800 steps x 6 s: about 50 s of training
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wanbuild", "apply", "--wait", str(d)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if "created (PENDING)" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    output = "".join(lines) + rest
+    assert proc.returncode == 130, output
+    assert "Stopped waiting; remote work goes on" in output
+    app = create_app(tmp_path / ".wanbuild/emulator", load_catalog(CONF), time_scale=100)
+    with Client(BEIJING, "k", transport=InProcessTransport(app)) as c:
+        [job] = list(c.iter_jobs())
+    assert job.status in ("PENDING", "RUNNING")  # not cancelled
+    again = apply(tmp_path, str(d))  # and the next apply carries on from there
+    assert again.returncode == 0, again.stdout
+    assert census(tmp_path) == {"files": 1, "jobs": 1, "deployments": 1}
