@@ -197,7 +197,7 @@ def test_fitted_media_are_within_limits_and_reported(
     assert "fit effects/fx/media/s02.mov: 640x480 -> 512x384" in result.out
     assert "fit effects/fx/media/big.png: 5000x3000 -> 1024x614" in result.out
     assert "fit effects/fx/media/s05.gif: GIF -> PNG" in result.out
-    assert "s03.webp" not in result.out  # a webp within limits is taken as it is
+    assert "fit effects/fx/media/s03.webp" not in result.out  # a webp within limits is kept
     out = tmp_path / "unzipped"
     with zipfile.ZipFile(tmp_path / "build/fx/train.zip") as zf:
         zf.extractall(out)

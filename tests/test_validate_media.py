@@ -210,3 +210,24 @@ def test_max_pixels_is_a_single_warning(
     assert result.code == 0
     [warning] = [w for w in result.lines("warning:") if "max_pixels" in w]
     assert "3 video(s) exceed max_pixels 36864 as built (largest 256x192)" in warning
+
+
+def test_first_frame_must_be_the_clips_first_frame(
+    effect_factory: Callable[..., Path], run: Callable[..., Run]
+) -> None:
+    d = effect_factory()
+    clean = run("validate", str(d))
+    assert not [w for w in warnings(clean) if "first frame" in w or "aspect" in w]
+    Image.new("RGB", (128, 96), (250, 250, 240)).save(d / "media/s01.jpg")  # another picture
+    make_image(d / "media/s02.jpg", 1, (96, 128))  # portrait picture for a landscape clip
+    result = run("validate", str(d))
+    assert result.code == 0
+    assert any(
+        "train[0] (id s01).first_frame" in w
+        and "does not look like the first frame of media/s01.mp4" in w
+        for w in warnings(result)
+    )
+    assert any(
+        "train[1] (id s02).first_frame" in w and "a different aspect ratio" in w
+        for w in warnings(result)
+    )

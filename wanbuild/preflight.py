@@ -38,7 +38,10 @@ def probe_media(effect: Effect) -> dict[MediaKey, Probe]:
             for key, media_type in MEDIA_KEYS.items():
                 rel = getattr(sample, key)
                 if rel is not None:
-                    probes[(split, i, key)] = probe(effect.directory, rel, media_type)
+                    compare = split == "train" and key in ("first_frame", "video")
+                    probes[(split, i, key)] = probe(
+                        effect.directory, rel, media_type, signature=compare
+                    )
     return probes
 
 

@@ -22,7 +22,9 @@ from wanbuild.spec.effect import Effect, Sample
 from wanbuild.spec.kinds import MEDIA_KEYS, SAMPLE_MEDIA, is_video_kind
 from wanbuild.spec.media import MediaFacts, MediaProblem, Probe
 
-SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+# Sample ids become zip entry names; without limits (a model not offered in the region) the
+# guides' common rule applies.
+DEFAULT_NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
 TRIGGER_SHAPE = re.compile(r"^[A-Za-z0-9_]{3,}$")
 PLACEHOLDER = re.compile(r"<[^<>]*(describe|TODO)[^<>]*>", re.IGNORECASE)
 MediaKey = tuple[str, int, str]  # (split, index, media key)
@@ -52,6 +54,7 @@ def lint(inp: LintInput) -> list[Finding]:
         _steps,
         _deploy,
         _media,
+        _first_frames,
         _max_pixels,
         _totals,
     )
@@ -308,10 +311,11 @@ def _samples(inp: LintInput) -> Iterator[Finding]:
             "for stable results",
             "add more varied samples",
         )
+    name_pattern = limits.file_name_pattern if limits else DEFAULT_NAME_PATTERN
     seen: dict[str, str] = {}
     for split, i, s in _all_samples(e):
         where = _where(split, i, s)
-        if not SAFE_NAME.match(s.id):
+        if not re.match(name_pattern, s.id):
             yield Finding(
                 "error",
                 inp.samples_file,
@@ -672,6 +676,47 @@ def _max_pixels(inp: LintInput) -> Iterator[Finding]:
             f"(largest {w}x{h}); the service downscales them for training",
             "fine as is; or raise hyper_parameters.max_pixels within the model's range",
         )
+
+
+# Mean absolute difference of two 16x16 grey thumbnails (0-255) above which a first frame and
+# its clip's frame 0 are taken to be different pictures; compression alone stays far below.
+FIRST_FRAME_DIFFERENCE = 20
+
+
+def _first_frames(inp: LintInput) -> Iterator[Finding]:
+    """The guides' pairs: a sample's first_frame is the picture its video starts from."""
+    e = inp.effect
+    if not is_video_kind(e.kind):
+        return
+    for i, s in enumerate(e.samples.train):
+        image = inp.probes.get(("train", i, "first_frame"))
+        video = inp.probes.get(("train", i, "video"))
+        if not (isinstance(image, MediaFacts) and isinstance(video, MediaFacts)):
+            continue
+        where = _where("train", i, s, "first_frame")
+        if image.signature and video.signature:
+            diff = sum(abs(a - b) for a, b in zip(image.signature, video.signature, strict=True))
+            diff //= len(image.signature)
+            if diff > FIRST_FRAME_DIFFERENCE:
+                yield Finding(
+                    "warning",
+                    inp.samples_file,
+                    where,
+                    f"{s.first_frame} does not look like the first frame of {s.video} "
+                    f"(mean difference {diff}/255)",
+                    "check the pairing: the model learns to continue the given picture",
+                )
+                continue
+        image_ratio, video_ratio = image.width / image.height, video.width / video.height
+        if abs(image_ratio - video_ratio) > 0.05 * video_ratio:
+            yield Finding(
+                "warning",
+                inp.samples_file,
+                where,
+                f"{s.first_frame} is {image.width}x{image.height} but {s.video} is "
+                f"{video.width}x{video.height}: a different aspect ratio",
+                "use the clip's own first frame",
+            )
 
 
 def _problem_fix(p: MediaProblem) -> str:

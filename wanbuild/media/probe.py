@@ -9,14 +9,25 @@ from __future__ import annotations
 
 import os
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from wanbuild.spec.media import MediaFacts, MediaProblem, Probe
 
 _EXIF_ORIENTATION = 0x0112
 
 
-def probe_image(path: Path) -> MediaFacts:
-    from PIL import Image, UnidentifiedImageError
+SIGNATURE_SIDE = 16
+
+
+def _signature(im: Any) -> tuple[int, ...]:
+    from PIL import Image
+
+    grey = im.convert("L").resize((SIGNATURE_SIDE, SIGNATURE_SIDE), Image.Resampling.BOX)
+    return tuple(grey.tobytes())
+
+
+def probe_image(path: Path, *, signature: bool = False) -> MediaFacts:
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
@@ -26,12 +37,19 @@ def probe_image(path: Path) -> MediaFacts:
             orientation = 1 if fmt == "PNG" else im.getexif().get(_EXIF_ORIENTATION, 1)
             if orientation in (5, 6, 7, 8):
                 w, h = h, w
+            sig = None
+            if signature:
+                if fmt == "JPEG":
+                    im.draft("L", (SIGNATURE_SIDE * 4, SIGNATURE_SIDE * 4))
+                sig = _signature(ImageOps.exif_transpose(im))
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
         raise ValueError(f"not a readable image ({e.__class__.__name__})") from None
-    return MediaFacts("image", fmt, w, h, path.stat().st_size, rotated=orientation != 1)
+    return MediaFacts(
+        "image", fmt, w, h, path.stat().st_size, rotated=orientation != 1, signature=sig
+    )
 
 
-def probe_video(path: Path) -> MediaFacts:
+def probe_video(path: Path, *, signature: bool = False) -> MediaFacts:
     import av
 
     try:
@@ -55,9 +73,12 @@ def probe_video(path: Path) -> MediaFacts:
                 raise ValueError("no decodable frame")
             if getattr(frame, "rotation", 0) in (90, -90, 270, -270):
                 width, height = height, width
+            sig = _signature(frame.to_image()) if signature else None  # type: ignore[no-untyped-call]
     except (av.error.FFmpegError, StopIteration, IndexError) as e:
         raise ValueError(f"not a readable video ({e.__class__.__name__})") from None
-    return MediaFacts("video", container, width, height, path.stat().st_size, duration, codec, fps)
+    return MediaFacts(
+        "video", container, width, height, path.stat().st_size, duration, codec, fps, signature=sig
+    )
 
 
 def _is_still_image(ffmpeg_format: str) -> bool:
@@ -103,7 +124,7 @@ def probe_media_facts(path: Path, expected: str) -> MediaFacts:
     return probe_image(path) if expected == "image" else probe_video(path)
 
 
-def probe(root: Path, rel: str, expected: str) -> Probe:
+def probe(root: Path, rel: str, expected: str, *, signature: bool = False) -> Probe:
     """Resolve and probe one media file as the type its key says (image or video)."""
     where = resolve_media(root, rel)
     if isinstance(where, MediaProblem):
@@ -112,7 +133,7 @@ def probe(root: Path, rel: str, expected: str) -> Probe:
         (probe_image, probe_video) if expected == "image" else (probe_video, probe_image)
     )
     try:
-        return first(where)
+        return first(where, signature=signature)
     except ValueError as e:
         reason = str(e)
     try:

@@ -39,6 +39,7 @@ class Limits(_Strict):
     recommended_samples: int
     max_zip_bytes: int
     max_jsonl_bytes: int
+    file_name_pattern: str
     max_images: int | None
     max_videos: int | None
     image: ImageLimits

@@ -22,6 +22,8 @@ class MediaFacts:
     fps: float | None = None
     # An image whose EXIF orientation turns it (width/height above are as displayed).
     rotated: bool = False
+    # A 16x16 grey thumbnail (of a video: its first frame), when asked for: to compare pictures.
+    signature: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
