@@ -251,3 +251,22 @@ def test_a_lost_lock_loses_nothing(
         "deployment"
         in json.loads((d / "wanbuild.lock").read_text())["targets"]["emulator/cn-beijing"]
     )
+
+
+def test_plan_formats_and_exit_codes(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
+) -> None:
+    d = effect_factory()
+    md = run("plan", "--format", "markdown", str(d))
+    assert md.code == 2
+    assert md.out.startswith("### wanbuild plan: 3 to change")
+    assert "#### `fx`: rebuild + upload + retrain" in md.out
+    assert "| + | upload | `wb-fx-train-" in md.out
+    doc = json.loads(run("plan", "--format", "json", str(d)).out)
+    assert {"effect", "kind", "reason", "impact", "detail", "needs"} <= set(doc["actions"][0])
+    assert doc["actions"][0]["impact"] == "rebuild + upload + retrain"
+    assert doc["effects"]["fx"]["summary"].startswith("i2v on wan2.2-i2v-flash in cn-beijing")
+    broken = run("plan", str(d), "hyper_parameters.n_epoch=1")
+    assert broken.code == 1
+    assert "Could not override" in broken.err
+    assert not (tmp_path / ".wanbuild/emulator").exists() or census(tmp_path)["files"] == 0

@@ -89,7 +89,7 @@ def plan_document(
             p.effect: {"impact": p.impact.value, "summary": p.summary, **effects.get(p.effect, {})}
             for p in plans
         },
-        "actions": [a.to_json() for p in plans for a in p.actions],
+        "actions": [{**a.to_json(), "impact": p.impact.value} for p in plans for a in p.actions],
     }
 
 
