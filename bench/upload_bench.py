@@ -1,0 +1,113 @@
+"""Benchmark the client's upload: memory stays flat and throughput near raw reading.
+
+    python bench/upload_bench.py [--mb 300]
+
+Starts `wanbuild emulator serve` on a loopback port, then in separate processes (so each peak
+RSS is its own): reads + sha256es the file (the baseline), and uploads it with wanbuild's client
+through both upload APIs, at full and at half size. Prints MB/s, the ratio to the baseline, and
+peak RSS, which must not grow with the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHILD = r"""
+import hashlib, resource, sys, time
+from pathlib import Path
+mode, path, url = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+start = time.perf_counter()
+if mode == "baseline":
+    with path.open("rb") as f:
+        hashlib.file_digest(f, "sha256")
+else:
+    from wanbuild.remote.client import Client
+    with Client(url, "sk-bench") as c:
+        c.upload_file(path, api=mode, progress=lambda done, total: None)
+elapsed = time.perf_counter() - start
+print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def measure(mode: str, path: Path, url: str) -> tuple[float, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, str(path), url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return float(out[0]), float(out[1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mb", type=int, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        sizes = {"half": args.mb // 2, "full": args.mb}
+        files = {}
+        for name, mb in sizes.items():
+            files[name] = root / f"{name}.zip"
+            with files[name].open("wb") as f:
+                for _ in range(mb):
+                    f.write(os.urandom(1 << 20))
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "wanbuild",
+                "emulator",
+                "serve",
+                "--port",
+                "0",
+                "--state-dir",
+                str(root / "state"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert server.stderr is not None
+        url = None
+        while url is None:
+            line = server.stderr.readline()
+            m = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line)
+            if m:
+                url = m.group(1)
+            elif not line:
+                raise SystemExit("the emulator did not start")
+        try:
+            for name in ("half", "full"):
+                path = files[name]
+                with path.open("rb") as f:  # page cache warm for every side alike; chunked, as
+                    while f.read(1 << 20):  # a child inherits the parent's peak RSS on Linux
+                        pass
+                base, base_rss = measure("baseline", path, url)
+                mb = sizes[name]
+                print(
+                    f"{name}: {mb} MB   read+sha256 {mb / base:7.0f} MB/s   peak RSS "
+                    f"{base_rss:.0f} MB"
+                )
+                for api in ("native", "compatible"):
+                    t, rss = measure(api, path, url)
+                    print(
+                        f"  upload ({api:<10}) {mb / t:7.0f} MB/s  x{t / base:5.1f} of baseline "
+                        f"time   peak RSS {rss:.0f} MB"
+                    )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            time.sleep(0.1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
