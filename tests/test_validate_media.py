@@ -231,3 +231,23 @@ def test_first_frame_must_be_the_clips_first_frame(
         "train[1] (id s02).first_frame" in w and "a different aspect ratio" in w
         for w in warnings(result)
     )
+
+
+def test_unchanged_media_are_not_opened_again(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import wanbuild.preflight
+
+    d = effect_factory()
+    first = run("validate", str(d))
+    assert first.code == 0
+
+    def no_probing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("media were probed again")
+
+    monkeypatch.setattr(wanbuild.preflight, "probe_path", no_probing)
+    again = run("validate", str(d))
+    assert again.out == first.out
+    make_video(d / "media/s02.mp4", 2, (640, 360), seconds=1.0, fps=8)  # changed bytes
+    with pytest.raises(AssertionError, match="probed again"):
+        run("validate", str(d))

@@ -76,7 +76,7 @@ def build_effect(
     report: Callable[[str], None] = lambda _line: None,
 ) -> Built:
     effect = loaded.effect
-    checked = preflight(loaded, strict=strict)
+    checked = preflight(loaded, strict=strict, store=store)
     if has_errors(checked.findings):
         raise BuildRefused(checked.findings)
     out_dir = out_root / effect.name

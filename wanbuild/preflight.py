@@ -6,16 +6,19 @@ themselves are pure (wanbuild.core.lint).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
 from wanbuild.config.load import LoadedEffect, load_hp_schema
 from wanbuild.core.findings import Finding
 from wanbuild.core.lint import LintInput, MediaKey, lint
-from wanbuild.media.probe import probe
+from wanbuild.media.probe import probe_path, resolve_media
 from wanbuild.spec.effect import Effect
 from wanbuild.spec.kinds import MEDIA_KEYS
-from wanbuild.spec.media import Probe
+from wanbuild.spec.media import MediaFacts, MediaProblem, Probe
+from wanbuild.store import Store
+from wanbuild.store.hashcache import HashCache
 
 # wordfreq's Zipf scale: 1.0 is about once per hundred million words.
 _WORD_ZIPF = 1.0
@@ -28,7 +31,7 @@ def is_english_word(token: str) -> bool:
     return bool(zipf_frequency(token, "en") > _WORD_ZIPF)
 
 
-def probe_media(effect: Effect) -> dict[MediaKey, Probe]:
+def probe_media(effect: Effect, cache: HashCache) -> dict[MediaKey, Probe]:
     probes: dict[MediaKey, Probe] = {}
     for split, items in (
         ("train", effect.samples.train),
@@ -39,10 +42,24 @@ def probe_media(effect: Effect) -> dict[MediaKey, Probe]:
                 rel = getattr(sample, key)
                 if rel is not None:
                     compare = split == "train" and key in ("first_frame", "video")
-                    probes[(split, i, key)] = probe(
-                        effect.directory, rel, media_type, signature=compare
-                    )
+                    probes[(split, i, key)] = _probe(effect, rel, media_type, compare, cache)
     return probes
+
+
+def _probe(effect: Effect, rel: str, media_type: str, compare: bool, cache: HashCache) -> Probe:
+    where = resolve_media(effect.directory, rel)
+    if isinstance(where, MediaProblem):
+        return where
+    sha = cache.sha256(where)
+    kind = f"{media_type}:{int(compare)}"
+    known = cache.facts(sha, kind)
+    if known is not None:
+        signature = known.pop("signature", None)
+        return MediaFacts(**known, signature=tuple(signature) if signature else None)
+    found = probe_path(where, media_type, signature=compare)
+    if isinstance(found, MediaFacts):
+        cache.put_facts(sha, kind, dataclasses.asdict(found))
+    return found
 
 
 @dataclass(frozen=True)
@@ -51,9 +68,10 @@ class Checked:
     probes: dict[MediaKey, Probe]
 
 
-def preflight(loaded: LoadedEffect, *, strict: bool = False) -> Checked:
+def preflight(loaded: LoadedEffect, *, strict: bool = False, store: Store | None = None) -> Checked:
     effect = loaded.effect
-    probes = probe_media(effect)
+    with (store or Store()).hash_cache() as cache:
+        probes = probe_media(effect, cache)
     findings = lint(
         LintInput(
             effect=effect,

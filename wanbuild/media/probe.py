@@ -124,11 +124,8 @@ def probe_media_facts(path: Path, expected: str) -> MediaFacts:
     return probe_image(path) if expected == "image" else probe_video(path)
 
 
-def probe(root: Path, rel: str, expected: str, *, signature: bool = False) -> Probe:
-    """Resolve and probe one media file as the type its key says (image or video)."""
-    where = resolve_media(root, rel)
-    if isinstance(where, MediaProblem):
-        return where
+def probe_path(where: Path, expected: str, *, signature: bool = False) -> Probe:
+    """Probe a resolved file as `expected`; say what it is instead when it is the other type."""
     first, second = (
         (probe_image, probe_video) if expected == "image" else (probe_video, probe_image)
     )

@@ -2,20 +2,24 @@
 
 A file whose stat matches its cached row is not read again; any mismatch re-hashes it. So an
 unchanged dataset is fingerprinted without reading its media, and a touched file whose bytes did
-not change gets the same hash after one re-read.
+not change gets the same hash after one re-read. What probing found (resolution, duration,
+format) is kept by content hash too, so an unchanged effect is validated without opening media.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hashes (
     path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, sha256 TEXT
-)
+);
+CREATE TABLE IF NOT EXISTS facts (sha256 TEXT, kind TEXT, doc TEXT, PRIMARY KEY (sha256, kind));
 """
 
 
@@ -29,7 +33,7 @@ class HashCache:
         db.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(db, timeout=30, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute(_SCHEMA)
+        self._conn.executescript(_SCHEMA)
         self.hits = 0
         self.misses = 0
 
@@ -41,6 +45,18 @@ class HashCache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def facts(self, sha256: str, kind: str) -> dict[str, Any] | None:
+        """What probing content `sha256` found before (media facts depend on bytes alone)."""
+        row = self._conn.execute(
+            "SELECT doc FROM facts WHERE sha256 = ? AND kind = ?", (sha256, kind)
+        ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def put_facts(self, sha256: str, kind: str, doc: dict[str, Any]) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO facts VALUES (?, ?, ?)", (sha256, kind, json.dumps(doc))
+        )
 
     def sha256(self, path: Path) -> str:
         real = os.path.realpath(path)
