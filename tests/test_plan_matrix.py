@@ -187,3 +187,10 @@ def test_checkpoint_pin_exports_then_deploys_it() -> None:
 def test_plan_is_pure_and_repeatable() -> None:
     o = observed(files={}, job=None, deployment=None, lock=LockRecord())
     assert plan(D, o) == plan(D, o)
+
+
+def test_dependents_of_a_failed_action_are_named() -> None:
+    from wanbuild.reconcile.loop import _dependents
+
+    p = plan(D, observed(files={}, job=None, deployment=None, lock=LockRecord()))
+    assert _dependents(p, p.actions[0].id) == ["train wb-fx-jjjj", "deploy deployment"]

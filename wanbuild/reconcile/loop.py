@@ -77,6 +77,7 @@ def converge(
         hooks.progress(desired, current, observed)
         done: set[str] = set()
         acted = False
+        action: Action | None = None
         try:
             for action in current.actions:
                 if not _runnable(action, done):
@@ -97,7 +98,9 @@ def converge(
                 return Outcome(desired.effect, "interrupted", "stopped waiting", current, observed)
             continue
         except PermanentRemoteError as e:
-            return Outcome(desired.effect, "failed", str(e), current, observed)
+            skipped = _dependents(current, action.id) if action is not None else []
+            note = f"; not attempted, as they need it: {', '.join(skipped)}" if skipped else ""
+            return Outcome(desired.effect, "failed", f"{e}{note}", current, observed)
         temporary = 0  # a whole pass went through: count failures afresh
         if acted:
             continue
@@ -114,6 +117,17 @@ def converge(
         crash.point("waiting")
         if _pause(hooks, poll):
             return Outcome(desired.effect, "interrupted", "stopped waiting", current, observed)
+
+
+def _dependents(current: EffectPlan, failed: str) -> list[str]:
+    """The actions that need `failed`, directly or through others."""
+    blocked = {failed}
+    out = []
+    for a in current.actions:
+        if any(n in blocked for n in a.needs):
+            blocked.add(a.id)
+            out.append(f"{a.kind.value} {a.target}")
+    return out
 
 
 def _runnable(action: Action, done: set[str]) -> bool:
