@@ -270,3 +270,16 @@ def test_plan_formats_and_exit_codes(
     assert broken.code == 1
     assert "Could not override" in broken.err
     assert not (tmp_path / ".wanbuild/emulator").exists() or census(tmp_path)["files"] == 0
+
+
+def test_checkpoints_lists_what_can_be_pinned(
+    effect_factory: Callable[..., Path], run: Callable[..., Run]
+) -> None:
+    d = effect_factory()
+    assert "no checkpoints yet (not trained)" in run("checkpoints", str(d)).out
+    assert run("apply", "--wait", str(d)).code == 0
+    out = run("checkpoints", str(d)).out
+    assert "checkpoint-400" in out
+    assert "not exported" in out
+    assert "preview http" in out
+    assert out.count("checkpoint-") >= 8

@@ -89,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="what is live and what is in progress")
     st.add_argument("targets", nargs="*", metavar="EFFECT|OVERRIDE")
 
+    ck = sub.add_parser("checkpoints", help="the job's checkpoints and their previews")
+    ck.add_argument("targets", nargs="*", metavar="EFFECT|OVERRIDE")
+
     de = sub.add_parser("destroy", help="undeploy effects (optionally delete files and jobs)")
     de.add_argument("targets", nargs="*", metavar="EFFECT|OVERRIDE")
     de.add_argument("--yes", action="store_true")
@@ -181,6 +184,10 @@ def _dispatch(args: argparse.Namespace, targets: list[str], stream: TextIO) -> i
         from wanbuild.commands.status import status_command
 
         return status_command(*split_targets(targets), stream)
+    if args.command == "checkpoints":
+        from wanbuild.commands.checkpoints import checkpoints_command
+
+        return checkpoints_command(*split_targets(targets), stream)
     if args.command == "destroy":
         from wanbuild.commands.destroy import destroy_command
 
