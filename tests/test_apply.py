@@ -283,3 +283,20 @@ def test_checkpoints_lists_what_can_be_pinned(
     assert "not exported" in out
     assert "preview http" in out
     assert out.count("checkpoint-") >= 8
+
+
+def test_try_generates_with_the_live_deployment(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
+) -> None:
+    from wanbuild.media.probe import probe_media_facts
+
+    d = effect_factory()
+    refused = run("try", str(d), "--image", str(d / "media/s01.jpg"))
+    assert refused.code == 1
+    assert "no running deployment" in refused.err
+    assert run("apply", "--wait", str(d)).code == 0
+    result = run("try", str(d), "--image", str(d / "media/s01.jpg"), "--poll", "0.01")
+    assert result.code == 0, result.out + result.err
+    [saved] = (tmp_path / "build/fx/try").glob("*.mp4")
+    facts = probe_media_facts(saved, "video")
+    assert (facts.width, facts.height) == (128, 96)  # made from the given first frame

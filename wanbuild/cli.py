@@ -92,6 +92,15 @@ def _parser() -> argparse.ArgumentParser:
     ck = sub.add_parser("checkpoints", help="the job's checkpoints and their previews")
     ck.add_argument("targets", nargs="*", metavar="EFFECT|OVERRIDE")
 
+    tr = sub.add_parser("try", help="generate with the effect's live deployment")
+    tr.add_argument("targets", nargs="*", metavar="EFFECT|OVERRIDE")
+    tr.add_argument("--image", default=None, help="first frame / input image: a file or a URL")
+    tr.add_argument("--last", default=None, help="last frame (kf2v)")
+    tr.add_argument(
+        "--prompt", default=None, help="the prompt (image effects; video with use_input_prompt)"
+    )
+    tr.add_argument("--poll", type=float, default=0.5)
+
     de = sub.add_parser("destroy", help="undeploy effects (optionally delete files and jobs)")
     de.add_argument("targets", nargs="*", metavar="EFFECT|OVERRIDE")
     de.add_argument("--yes", action="store_true")
@@ -188,6 +197,17 @@ def _dispatch(args: argparse.Namespace, targets: list[str], stream: TextIO) -> i
         from wanbuild.commands.checkpoints import checkpoints_command
 
         return checkpoints_command(*split_targets(targets), stream)
+    if args.command == "try":
+        from wanbuild.commands.try_effect import try_command
+
+        return try_command(
+            *split_targets(targets),
+            stream,
+            image=args.image,
+            last=args.last,
+            prompt=args.prompt,
+            poll=args.poll,
+        )
     if args.command == "destroy":
         from wanbuild.commands.destroy import destroy_command
 

@@ -1,0 +1,98 @@
+"""`wanbuild try EFFECT --image first.jpg [--last last.jpg] [--prompt ...]`: generate with the
+effect's live deployment and save the result under build/<effect>/try/.
+
+Local pictures are sent inline (a data: URL), which the emulator reads; the real service needs
+a URL it can fetch (`--image https://...`)."""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import time
+from pathlib import Path
+from typing import TextIO
+
+from wanbuild.commands.session import open_session
+from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
+from wanbuild.reconcile.lockfile import LockFile
+from wanbuild.reconcile.observe import observe
+
+TIMEOUT_S = 1800.0
+
+
+def _url(image: str) -> str:
+    if image.startswith(("http://", "https://", "data:", "oss://")):
+        return image
+    path = Path(image)
+    if not path.is_file():
+        raise WanbuildError(f"--image {image}: no such file")
+    mime = mimetypes.guess_type(path.name)[0] or "image/jpeg"
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+
+
+def try_command(
+    effect_dirs: list[Path],
+    overrides: list[str],
+    out: TextIO,
+    *,
+    image: str | None,
+    last: str | None,
+    prompt: str | None,
+    poll: float,
+) -> int:
+    if len(effect_dirs) != 1:
+        raise WanbuildError("try takes one effect")
+    session = open_session(effect_dirs, overrides, out)
+    try:
+        item = session.items[0]
+        d = item.desired
+        o = observe(item.client, d, LockFile(item.directory, d.effect, d.target).record())
+        dep = o.deployment
+        if dep is None or dep.status != "RUNNING":
+            raise WanbuildError(
+                f"{d.effect} has no running deployment; run `wanbuild apply "
+                f"--wait {effect_dirs[0]}` first"
+            )
+        if d.kind == "i2v":
+            if not image:
+                raise WanbuildError("--image is required for an image-to-video effect")
+            task = item.client.submit_video(dep.deployed_model, _url(image), prompt=prompt)
+        elif d.kind == "kf2v":
+            if not image:
+                raise WanbuildError("--image (the first frame) is required for kf2v")
+            task = item.client.submit_kf2v(
+                dep.deployed_model, _url(image), _url(last) if last else None
+            )
+        else:
+            text = (prompt or "").strip()
+            if not text:
+                raise WanbuildError("--prompt is required for an image effect")
+            task = item.client.submit_image(
+                dep.deployed_model, text, image_url=_url(image) if image else None
+            )
+        print(f"{d.effect}: task {task} submitted to {dep.deployed_model}", file=out, flush=True)
+        deadline = time.monotonic() + TIMEOUT_S
+        while True:
+            result = item.client.get_task(task)
+            if result.task_status in ("SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"):
+                break
+            if time.monotonic() > deadline:
+                raise WanbuildError(f"task {task} still {result.task_status}; look again later")
+            time.sleep(poll)
+        if result.task_status != "SUCCEEDED":
+            print(
+                f"{d.effect}: task {task} {result.task_status}: {result.code} {result.message}",
+                file=out,
+            )
+            return EXIT_ERROR
+        url = result.video_url or result.image_url
+        assert url is not None
+        target = (
+            Path("build") / d.effect / "try" / f"{task}{'.mp4' if result.video_url else '.png'}"
+        )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(item.client.download(url))
+        print(f"{d.effect}: saved {target}", file=out)
+    finally:
+        session.close()
+    return EXIT_OK
