@@ -297,6 +297,6 @@ def test_try_generates_with_the_live_deployment(
     assert run("apply", "--wait", str(d)).code == 0
     result = run("try", str(d), "--image", str(d / "media/s01.jpg"), "--poll", "0.01")
     assert result.code == 0, result.out + result.err
-    [saved] = (tmp_path / "build/fx/try").glob("*.mp4")
+    [saved] = (tmp_path / ".wanbuild/try/fx").glob("*.mp4")
     facts = probe_media_facts(saved, "video")
     assert (facts.width, facts.height) == (128, 96)  # made from the given first frame

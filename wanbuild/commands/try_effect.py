@@ -1,5 +1,6 @@
 """`wanbuild try EFFECT --image first.jpg [--last last.jpg] [--prompt ...]`: generate with the
-effect's live deployment and save the result under build/<effect>/try/.
+effect's live deployment and save the result under .wanbuild/try/<effect>/ (build/ belongs
+to DVC).
 
 Local pictures are sent inline (a data: URL), which the emulator reads; the real service needs
 a URL it can fetch (`--image https://...`)."""
@@ -16,6 +17,7 @@ from wanbuild.commands.session import open_session
 from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
 from wanbuild.reconcile.lockfile import LockFile
 from wanbuild.reconcile.observe import observe
+from wanbuild.store import Store
 
 TIMEOUT_S = 1800.0
 
@@ -87,9 +89,8 @@ def try_command(
             return EXIT_ERROR
         url = result.video_url or result.image_url
         assert url is not None
-        target = (
-            Path("build") / d.effect / "try" / f"{task}{'.mp4' if result.video_url else '.png'}"
-        )
+        suffix = ".mp4" if result.video_url else ".png"
+        target = Store().root / "try" / d.effect / f"{task}{suffix}"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(item.client.download(url))
         print(f"{d.effect}: saved {target}", file=out)
