@@ -78,7 +78,7 @@ def test_two_concurrent_applies_never_create_two_jobs(
 ) -> None:
     d = effect_factory()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANBUILD_")}
-    env["WANBUILD_EMULATOR_TIME_SCALE"] = "2e4"
+    env["WANBUILD_EMULATOR_TIME_SCALE"] = "2e3"  # training takes ~2.4 s: the runs overlap
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "wanbuild", "apply", "--wait", str(d)],

@@ -7,10 +7,11 @@ lock (the app serves requests from a thread pool) and by SQLite across processes
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
+
+from wanbuild.store.sqlite import open_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -27,11 +28,7 @@ class Store:
         self.outputs = state_dir / "outputs"
         for d in (self.dir, self.blobs, self.outputs):
             d.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(
-            state_dir / "state.sqlite", timeout=30, check_same_thread=False, isolation_level=None
-        )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(_SCHEMA)
+        self._conn = open_db(state_dir / "state.sqlite", _SCHEMA)
         self.lock = threading.RLock()
 
     def close(self) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 from pathlib import Path
 from typing import Any
+
+from wanbuild.store.sqlite import open_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hashes (
@@ -30,10 +31,7 @@ def file_sha256(path: Path) -> str:
 
 class HashCache:
     def __init__(self, db: Path) -> None:
-        db.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(db, timeout=30, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(_SCHEMA)
+        self._conn = open_db(db, _SCHEMA)
         self.hits = 0
         self.misses = 0
 
