@@ -79,7 +79,7 @@ def test_full_flow(remote: tuple[Client, Wait], tmp_path: Path, api: str) -> Non
     assert job.status == "PENDING"
     assert job.finetuned_output == "fx-model-abc"
     assert job.hyper_parameters == {"n_epochs": 400}  # only what was set, as documented
-    wait(lambda: client.get_job(job.job_id).status == "RUNNING")
+    wait(lambda: client.get_job(job.job_id).status in ("RUNNING", "SUCCEEDED"))
     wait(lambda: client.get_job(job.job_id).status == "SUCCEEDED")
     done = client.get_job(job.job_id)
     # 6 samples, batch 4 -> 2 steps per epoch; 400 epochs -> 800 steps
@@ -129,7 +129,12 @@ def test_full_flow(remote: tuple[Client, Wait], tmp_path: Path, api: str) -> Non
         client.get_deployment(dep.deployed_model)
     assert gone.value.status == 404
 
-    second = client.create_job("wan2.2-i2v-flash", [up.file_id], hyper_parameters={})
+    # long enough (400,000 steps) to still be running over HTTP at a time scale of 1e6
+    second = client.create_job(
+        "wan2.2-i2v-flash",
+        [up.file_id],
+        hyper_parameters={"n_epochs": 200_000, "eval_epochs": 20_000},
+    )
     with pytest.raises(PermanentRemoteError) as running:
         client.delete_job(second.job_id)
     assert running.value.code == "UnsupportedOperation"
