@@ -134,11 +134,12 @@ def test_full_flow_with_the_official_sdk(sdk: str, tmp_path: Path) -> None:
     assert deleted.status_code == 200
     assert deleted.output.status == "DELETING"
 
+    long_run = {**hp, "n_epochs": 200_000, "eval_epochs": 20_000}  # still running when cancelled
     second = FineTunes.call(
         model="wan2.2-i2v-flash",
         training_file_ids=[file_id],
         mode="efficient_sft",
-        hyper_parameters=hp,
+        hyper_parameters=long_run,
     )
     cancelled = FineTunes.cancel(second.output.job_id)
     assert cancelled.status_code == 200
