@@ -99,3 +99,25 @@ def built_zip(
     finally:
         os.chdir(cwd)
     return root / "build" / name / "train.zip"
+
+
+def local_remote(root: Path, time_scale: float = 1e7) -> Client:
+    """A client on the emulator state an apply run in `root` used."""
+    app = create_app(root / ".wanbuild/emulator", load_catalog(CONF), time_scale=time_scale)
+    return Client(BEIJING, "k", transport=InProcessTransport(app))
+
+
+def census(root: Path, time_scale: float = 1e7) -> dict[str, int]:
+    """How many uploads, jobs and live deployments the emulator in `root` holds."""
+    with local_remote(root, time_scale) as c:
+        return {
+            "files": len(c.list_files(api="native")),
+            "jobs": len(list(c.iter_jobs())),
+            "deployments": len([d for d in c.iter_deployments() if d.status != "DELETING"]),
+        }
+
+
+def apply_env(time_scale: str, **extra: str) -> dict[str, str]:
+    """The environment for an apply subprocess: no inherited WANBUILD_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANBUILD_")}
+    return {**env, "WANBUILD_EMULATOR_TIME_SCALE": time_scale, **extra}

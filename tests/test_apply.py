@@ -10,12 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Run
-from tests.emulator_helpers import BEIJING, CONF
+from tests.emulator_helpers import census, local_remote
 from tests.helpers import edit_samples
-from wanbuild.config.catalog import load_catalog
-from wanbuild.emulator.app import create_app
 from wanbuild.remote.client import Client
-from wanbuild.remote.transport import InProcessTransport
 
 
 @pytest.fixture(autouse=True)
@@ -25,17 +22,7 @@ def fast_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def remote(tmp_path: Path) -> Client:
-    app = create_app(tmp_path / ".wanbuild/emulator", load_catalog(CONF), time_scale=1e7)
-    return Client(BEIJING, "k", transport=InProcessTransport(app))
-
-
-def census(tmp_path: Path) -> dict[str, int]:
-    with remote(tmp_path) as c:
-        return {
-            "files": len(c.list_files(api="native")),
-            "jobs": len(list(c.iter_jobs())),
-            "deployments": len([d for d in c.iter_deployments() if d.status != "DELETING"]),
-        }
+    return local_remote(tmp_path)
 
 
 def plan_json(run: Callable[..., Run], *argv: str) -> tuple[int, list[tuple[str, str]]]:

@@ -13,19 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.emulator_helpers import BEIJING, CONF, served
-from wanbuild.config.catalog import load_catalog
-from wanbuild.emulator.app import create_app
-from wanbuild.remote.client import Client
-from wanbuild.remote.transport import InProcessTransport
+from tests.emulator_helpers import apply_env, census, local_remote, served
 
 POINTS = ["after_upload", "before_create_job", "after_create_job", "waiting", "after_deploy"]
 
 
 def apply(cwd: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("WANBUILD_")}
     # training takes ~0.5 s at this scale, so every crash point is reached whatever the load
-    full_env.update({"WANBUILD_EMULATOR_TIME_SCALE": "1e4", **env})
+    full_env = apply_env("1e4", **env)
     return subprocess.run(
         [sys.executable, "-m", "wanbuild", "apply", "--wait", *argv],
         cwd=cwd,
@@ -34,16 +29,6 @@ def apply(cwd: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]
         text=True,
         timeout=300,
     )
-
-
-def census(root: Path) -> dict[str, int]:
-    app = create_app(root / ".wanbuild/emulator", load_catalog(CONF), time_scale=1e5)
-    with Client(BEIJING, "k", transport=InProcessTransport(app)) as c:
-        return {
-            "files": len(c.list_files(api="native")),
-            "jobs": len(list(c.iter_jobs())),
-            "deployments": len([d for d in c.iter_deployments() if d.status != "DELETING"]),
-        }
 
 
 @pytest.mark.parametrize("point", POINTS)
@@ -78,8 +63,7 @@ def test_two_concurrent_applies_never_create_two_jobs(
     effect_factory: Callable[..., Path], tmp_path: Path
 ) -> None:
     d = effect_factory()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WANBUILD_")}
-    env["WANBUILD_EMULATOR_TIME_SCALE"] = "2e3"  # training takes ~2.4 s: the runs overlap
+    env = apply_env("2e3")  # training takes ~2.4 s: the runs overlap
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "wanbuild", "apply", "--wait", str(d)],
@@ -135,8 +119,7 @@ def test_ctrl_c_stops_waiting_and_never_cancels(
     effect_factory: Callable[..., Path], tmp_path: Path
 ) -> None:
     d = effect_factory()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WANBUILD_")}
-    env["WANBUILD_EMULATOR_TIME_SCALE"] = "100"  # 800 steps x 6 s: about 50 s of training
+    env = apply_env("100")  # 800 steps x 6 s: about 50 s of training
     proc = subprocess.Popen(
         [sys.executable, "-m", "wanbuild", "apply", "--wait", str(d)],
         cwd=tmp_path,
@@ -156,8 +139,7 @@ def test_ctrl_c_stops_waiting_and_never_cancels(
     output = "".join(lines) + rest
     assert proc.returncode == 130, output
     assert "Stopped waiting; remote work goes on" in output
-    app = create_app(tmp_path / ".wanbuild/emulator", load_catalog(CONF), time_scale=100)
-    with Client(BEIJING, "k", transport=InProcessTransport(app)) as c:
+    with local_remote(tmp_path, time_scale=100) as c:
         [job] = list(c.iter_jobs())
     assert job.status in ("PENDING", "RUNNING")  # not cancelled
     again = apply(tmp_path, str(d))  # and the next apply carries on from there
