@@ -271,3 +271,22 @@ def test_missing_zip_is_rebuilt(
     (tmp_path / "build/fx/train.zip").write_bytes(b"broken")
     assert "effects/fx: built" in run("build", str(d)).out
     assert sha(tmp_path / "build/fx/train.zip") == digest
+
+
+def test_outputs_land_in_the_project_whatever_the_working_directory(
+    effect_factory: Callable[..., Path],
+    run: Callable[..., Run],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    d = effect_factory()
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")  # marks the project root
+    monkeypatch.chdir(tmp_path / "effects")
+    assert run("build", "fx").code == 0
+    assert (tmp_path / "build/fx/train.zip").is_file()
+    assert (tmp_path / ".wanbuild/cache/hashes.sqlite").is_file()
+    assert not (tmp_path / "effects/build").exists()
+    assert run("apply", "fx").code == 0
+    assert (tmp_path / ".wanbuild/emulator/state.sqlite").is_file()
+    assert not (tmp_path / "effects/.wanbuild").exists()
+    assert d.is_dir()

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from wanbuild.config.catalog import load_catalog
+from wanbuild.config.load import display
 from wanbuild.errors import ConfigError
 from wanbuild.remote.client import Client
 from wanbuild.spec.effect import Backend, Region
@@ -18,11 +19,16 @@ ENV_TIME_SCALE = "WANBUILD_EMULATOR_TIME_SCALE"
 ENV_FAULTS = "WANBUILD_EMULATOR_FAULTS"
 
 
-def describe(backend: Backend, region: Region) -> str:
+def emulator_state(backend: Backend, project: Path) -> Path:
+    """The emulator's state directory: backend.state_dir, relative to the project."""
+    return project / (backend.state_dir or ".wanbuild/emulator")
+
+
+def describe(backend: Backend, region: Region, project: Path) -> str:
     if backend.name == "emulator":
         return (
             f"backend: the embedded emulator ({region.name}, state in "
-            f"{backend.state_dir or '.wanbuild/emulator'}); nothing is sent to Model Studio"
+            f"{display(emulator_state(backend, project))}); nothing is sent to Model Studio"
         )
     return f"backend: Model Studio at {backend.base_url or region.base_url} ({region.name})"
 
@@ -35,7 +41,7 @@ def time_scale(backend: Backend) -> float:
         raise ConfigError(f"{ENV_TIME_SCALE}={raw!r}: not a number") from None
 
 
-def connect(backend: Backend, region: Region, conf_dir: Path) -> Client:
+def connect(backend: Backend, region: Region, conf_dir: Path, project: Path) -> Client:
     if backend.name == "emulator":
         from wanbuild.emulator.app import create_app
         from wanbuild.emulator.faults import Faults
@@ -46,7 +52,7 @@ def connect(backend: Backend, region: Region, conf_dir: Path) -> Client:
         except ValueError as e:
             raise ConfigError(f"{ENV_FAULTS}: {e}") from None
         app = create_app(
-            Path(backend.state_dir or ".wanbuild/emulator"),
+            emulator_state(backend, project),
             load_catalog(conf_dir),
             region=region.name,
             time_scale=time_scale(backend),

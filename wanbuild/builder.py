@@ -71,7 +71,7 @@ def build_effect(
     loaded: LoadedEffect,
     store: Store,
     *,
-    out_root: Path = Path("build"),
+    out_root: Path | None = None,
     strict: bool = False,
     report: Callable[[str], None] = lambda _line: None,
 ) -> Built:
@@ -79,7 +79,7 @@ def build_effect(
     checked = preflight(loaded, strict=strict, store=store)
     if has_errors(checked.findings):
         raise BuildRefused(checked.findings)
-    out_dir = out_root / effect.name
+    out_dir = (out_root or loaded.project / "build") / effect.name
     with store.hash_cache() as cache:
         planned = _plan(effect, checked.probes, cache, store, report)
         specs = tuple(p.spec for p in planned)

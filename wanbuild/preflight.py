@@ -70,7 +70,7 @@ class Checked:
 
 def preflight(loaded: LoadedEffect, *, strict: bool = False, store: Store | None = None) -> Checked:
     effect = loaded.effect
-    with (store or Store()).hash_cache() as cache:
+    with (store or Store.for_project(loaded.project)).hash_cache() as cache:
         probes = probe_media(effect, cache)
     findings = lint(
         LintInput(

@@ -26,7 +26,6 @@ from wanbuild.reconcile.loop import Hooks, Outcome, converge
 from wanbuild.reconcile.mutex import Busy, effect_mutex
 from wanbuild.reconcile.observe import observe
 from wanbuild.spec.state import Desired, Observed
-from wanbuild.store import Store
 from wanbuild.versioning.git import head_commit
 
 EXIT_INTERRUPTED = 130
@@ -163,7 +162,7 @@ def _run(
         hooks = Hooks(say(d.effect), progress.update, stop)
         try:
             with effect_mutex(
-                Store().root / "locks", d.effect, timeout=lock_timeout, say=hooks.say
+                item.store.root / "locks", d.effect, timeout=lock_timeout, say=hooks.say
             ):
                 return converge(
                     item.client,

@@ -17,9 +17,7 @@ def build(
     out: TextIO,
     *,
     strict: bool,
-    out_root: Path = Path("build"),
 ) -> int:
-    store = Store()
     failed = False
     for effect_dir in effect_dirs:
         try:
@@ -31,8 +29,7 @@ def build(
             )
             result = build_effect(
                 loaded,
-                store,
-                out_root=out_root,
+                Store.for_project(loaded.project),
                 strict=strict,
                 report=lambda line: print(f"  fit {line}", file=out),
             )

@@ -28,6 +28,10 @@ class Item:
     def directory(self) -> Path:
         return self.loaded.effect.directory
 
+    @property
+    def store(self) -> Store:
+        return Store.for_project(self.loaded.project)
+
 
 @dataclass
 class Session:
@@ -42,7 +46,6 @@ class Session:
 
 
 def open_session(effect_dirs: list[Path], overrides: list[str], out: TextIO) -> Session:
-    store = Store()
     clients: dict[tuple[str, str, str], Client] = {}
     items: list[Item] = []
     headers: list[str] = []
@@ -51,7 +54,7 @@ def open_session(effect_dirs: list[Path], overrides: list[str], out: TextIO) -> 
         loaded = load_effect(effect_dir, overrides)
         e = loaded.effect
         try:
-            desired = desired_state(loaded, store)
+            desired = desired_state(loaded, Store.for_project(loaded.project))
         except BuildRefused as refused:
             for f in refused.findings:
                 if f.severity == "error":
@@ -61,8 +64,8 @@ def open_session(effect_dirs: list[Path], overrides: list[str], out: TextIO) -> 
             ) from None
         key = (e.backend.name, e.region.name, e.backend.base_url or e.region.base_url)
         if key not in clients:
-            clients[key] = connect(e.backend, e.region, loaded.conf_dir)
-            headers.append(describe(e.backend, e.region))
+            clients[key] = connect(e.backend, e.region, loaded.conf_dir, loaded.project)
+            headers.append(describe(e.backend, e.region, loaded.project))
         real = real or e.backend.name != "emulator"
         items.append(Item(loaded, desired, clients[key]))
     return Session(items, headers, real, list(clients.values()))

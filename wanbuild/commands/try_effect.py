@@ -17,7 +17,6 @@ from wanbuild.commands.session import open_session
 from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
 from wanbuild.reconcile.lockfile import LockFile
 from wanbuild.reconcile.observe import observe
-from wanbuild.store import Store
 
 TIMEOUT_S = 1800.0
 
@@ -90,7 +89,7 @@ def try_command(
         url = result.video_url or result.image_url
         assert url is not None
         suffix = ".mp4" if result.video_url else ".png"
-        target = Store().root / "try" / d.effect / f"{task}{suffix}"
+        target = item.store.root / "try" / d.effect / f"{task}{suffix}"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(item.client.download(url))
         print(f"{d.effect}: saved {target}", file=out)

@@ -29,6 +29,18 @@ class LoadedEffect:
     conf_dir: Path
     effect_file: str
     samples_file: str
+    project: Path  # where build/ and .wanbuild/ live, whatever the working directory
+
+
+PROJECT_MARKERS = ("dvc.yaml", ".git", "conf/config.yaml")
+
+
+def project_root(start: Path) -> Path:
+    """The nearest directory above `start` that holds dvc.yaml, .git or conf/; else the cwd."""
+    for d in (start.resolve(), *start.resolve().parents):
+        if any((d / marker).exists() for marker in PROJECT_MARKERS):
+            return d
+    return Path.cwd().resolve()
 
 
 def display(path: Path) -> str:
@@ -122,7 +134,9 @@ def load_effect(
         raise ConfigError(
             _format_validation(e, display(effect_path), display(samples_path))
         ) from None
-    return LoadedEffect(effect, conf, display(effect_path), display(samples_path))
+    return LoadedEffect(
+        effect, conf, display(effect_path), display(samples_path), project_root(effect_dir)
+    )
 
 
 def _check_effect_file(path: Path) -> None:

@@ -14,10 +14,16 @@ FIT_VERSION = "1"
 
 
 class Store:
-    """wanbuild's working directory (default .wanbuild/, or $WANBUILD_HOME)."""
+    """wanbuild's working directory (the project's .wanbuild/, or $WANBUILD_HOME)."""
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = root or Path(os.environ.get("WANBUILD_HOME", ".wanbuild"))
+
+    @classmethod
+    def for_project(cls, project: Path) -> Store:
+        """The project's .wanbuild/ (or $WANBUILD_HOME), wherever wanbuild runs from."""
+        home = os.environ.get("WANBUILD_HOME")
+        return cls(Path(home) if home else project / ".wanbuild")
 
     def hash_cache(self) -> HashCache:
         return HashCache(self.root / "cache" / "hashes.sqlite")
