@@ -222,7 +222,7 @@ class Client:
                 "POST",
                 _files_path(api),
                 create=True,
-                rewind=lambda: f.seek(0),
+                rewind=lambda: body.seek(0),  # a retried upload starts (and counts) afresh
                 files={field: (path.name, body, "application/zip")},
                 data=data,
             )
