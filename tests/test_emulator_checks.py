@@ -264,3 +264,22 @@ def test_the_key_is_never_in_errors_or_reprs(tmp_path: Path) -> None:
         unreachable.list_jobs()
     assert key not in str(down.value) + repr(down.value)
     assert json.dumps(str(down.value))
+
+
+def test_a_throttled_upload_is_sent_again_from_the_start(tmp_path: Path) -> None:
+    train = built_zip(tmp_path / "ds")
+    app = create_app(
+        tmp_path / "s", load_catalog(CONF), faults=Faults(rate_429=0.6, seed=3)
+    )  # 429, 429, 429, then through
+    client = Client(
+        BEIJING, "k", transport=InProcessTransport(app), sleep=lambda s: None, max_retries=30
+    )
+    seen: list[tuple[int, int]] = []
+    up = client.upload_file(train, api="native", progress=lambda d, t: seen.append((d, t)))
+    assert client.retries > 0
+    assert seen[-1] == (train.stat().st_size, train.stat().st_size)
+    assert max(d for d, _ in seen) == train.stat().st_size  # never counted past the file
+    good, _ = in_process(tmp_path / "s")
+    [only] = good.list_files(api="native")
+    assert only.file_id == up.file_id
+    assert only.size == train.stat().st_size
