@@ -5,9 +5,10 @@ from __future__ import annotations
 import secrets
 import string
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from wanbuild.config.load import display, find_conf_dir, read_yaml
+from wanbuild.config.catalog import load_catalog
+from wanbuild.config.load import display, find_conf_dir
 from wanbuild.errors import EXIT_OK, ConfigError
 from wanbuild.preflight import is_english_word
 from wanbuild.spec.kinds import is_video_kind
@@ -46,23 +47,22 @@ def init(
 ) -> int:
     if path.exists() and any(path.iterdir()):
         raise ConfigError(f"{display(path)}: already exists and is not empty")
-    conf = find_conf_dir(path.parent if path.parent.exists() else Path.cwd())
-    model_file = conf / "model" / f"{model}.yaml"
-    if not model_file.is_file():
-        known = sorted(p.stem for p in (conf / "model").glob("*.yaml"))
+    catalog = load_catalog(find_conf_dir(path.parent if path.parent.exists() else Path.cwd()))
+    if model not in catalog.models:
+        known = sorted(catalog.models)
         raise ConfigError(f"--model {model}: unknown model; known: {', '.join(known)}")
-    spec: dict[str, Any] = read_yaml(model_file)["model"]
-    region = region or spec["regions"][0]
-    if region not in spec["regions"]:
-        raise ConfigError(f"--region {region}: {model} trains in {', '.join(spec['regions'])} only")
-    kind = kind or spec["kinds"][0]
-    if kind not in spec["kinds"]:
-        raise ConfigError(f"--kind {kind}: {model} trains {', '.join(spec['kinds'])}")
-    limits = spec["limits"][region]
-    count = limits["min_samples"] or limits["recommended_samples"]
+    spec = catalog.models[model].spec
+    region = region or spec.regions[0]
+    if region not in spec.regions:
+        raise ConfigError(f"--region {region}: {model} trains in {', '.join(spec.regions)} only")
+    kind = kind or spec.kinds[0]
+    if kind not in spec.kinds:
+        raise ConfigError(f"--kind {kind}: {model} trains {', '.join(spec.kinds)}")
+    limits = spec.limits[region]
+    count = limits.min_samples or limits.recommended_samples
     hp: dict[str, str] = dict(KIND_HYPER_PARAMETERS.get(kind, {}))
-    if spec.get("kind_parameter") and kind != spec["kinds"][0]:
-        hp = {spec["kind_parameter"]: kind, **hp}
+    if spec.kind_parameter and kind != spec.kinds[0]:
+        hp = {spec.kind_parameter: kind, **hp}
     path.mkdir(parents=True, exist_ok=True)
     (path / "media").mkdir(exist_ok=True)
     (path / "effect.yaml").write_text(

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wanbuild.config.load import read_yaml
+from wanbuild.config.load import load_hp_schema, read_yaml
 from wanbuild.spec.effect import ModelSpec, Region
 
 
@@ -30,13 +29,7 @@ def load_catalog(conf_dir: Path) -> Catalog:
     for path in sorted((conf_dir / "model").glob("*.yaml")):
         doc = read_yaml(path)
         spec = ModelSpec.model_validate(doc["model"])
-        schema = json.loads(
-            (conf_dir / "schema" / f"{spec.hyper_parameter_schema}.json").read_text(
-                encoding="utf-8"
-            )
-        )
-        for key, bounds in spec.hyper_parameter_bounds.items():
-            schema.setdefault("properties", {}).setdefault(key, {}).update(bounds)
+        schema = load_hp_schema(conf_dir, spec)
         models[spec.name] = CatalogModel(spec, dict(doc.get("hyper_parameters") or {}), schema)
     regions = {
         p.stem: Region.model_validate(read_yaml(p))

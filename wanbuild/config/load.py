@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from wanbuild.config.compose import apply_overrides, compose
 from wanbuild.errors import ConfigError
-from wanbuild.spec.effect import Effect
+from wanbuild.spec.effect import Effect, ModelSpec
 
 EFFECT_FILE = "effect.yaml"
 SAMPLES_FILE = "samples.yaml"
@@ -151,9 +151,9 @@ def _check_effect_file(path: Path) -> None:
         )
 
 
-def load_hp_schema(conf_dir: Path, effect: Effect) -> dict[str, Any]:
+def load_hp_schema(conf_dir: Path, model: ModelSpec) -> dict[str, Any]:
     """The model family's JSON Schema for hyper_parameters, with the model's own bounds added."""
-    path = conf_dir / "schema" / f"{effect.model.hyper_parameter_schema}.json"
+    path = conf_dir / "schema" / f"{model.hyper_parameter_schema}.json"
     try:
         schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -162,7 +162,7 @@ def load_hp_schema(conf_dir: Path, effect: Effect) -> dict[str, Any]:
         ) from None
     except json.JSONDecodeError as e:
         raise ConfigError(f"{display(path)}: invalid JSON at line {e.lineno}: {e.msg}") from None
-    for key, bounds in effect.model.hyper_parameter_bounds.items():
+    for key, bounds in model.hyper_parameter_bounds.items():
         prop = schema.setdefault("properties", {}).setdefault(key, {})
         prop.update(bounds)
     return schema
