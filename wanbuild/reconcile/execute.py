@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from wanbuild.core.actions import Action, Kind
-from wanbuild.core.fingerprint import digest, job_name
+from wanbuild.core.fingerprint import job_name
 from wanbuild.reconcile import crash
-from wanbuild.reconcile.lockfile import LockFile
+from wanbuild.reconcile.lockfile import LockFile, deployment_entry, file_entry, job_entry
 from wanbuild.remote.client import Client
 from wanbuild.remote.errors import PermanentRemoteError
 from wanbuild.spec.state import Desired, Observed
@@ -71,12 +71,7 @@ class Executor:
             if dataset.get("fingerprint") == self.desired.dataset_fp
             else {}
         )
-        files[z.split] = {
-            "file_id": f.file_id,
-            "name": z.upload_name,
-            "sha256": z.sha256,
-            "size": z.size,
-        }
+        files[z.split] = file_entry(z, f.file_id)
         self.lock.update(dataset={"fingerprint": self.desired.dataset_fp, "files": files})
         self.lock.clear_intent(key)
         crash.point("after_upload")
@@ -120,17 +115,15 @@ class Executor:
         )
         crash.point("after_create_job")
         self.lock.update(
-            job={
-                "fingerprint": d.job_fp,
-                "job_id": job.job_id,
-                "job_name": name,
-                "model": d.model,
-                "finetuned_output": job.finetuned_output,
-                "hyper_parameters": d.hyper_parameters,
-                "status": job.status,
-                "attempt": attempt,
-                "created": _now(),
-            }
+            job=job_entry(
+                d,
+                job_id=job.job_id,
+                job_name=name,
+                finetuned_output=job.finetuned_output,
+                status=job.status,
+                attempt=attempt,
+                created=_now(),
+            )
         )
         self.lock.clear_intent(key)
         self.say(f"job {job.job_id} created ({job.status})")
@@ -159,14 +152,9 @@ class Executor:
             name = action.target  # created by an earlier run that did not record it
         crash.point("after_deploy")
         self.lock.update(
-            deployment={
-                "fingerprint": d.deploy_fp,
-                "deployed_model": name,
-                "model_name": model,
-                "checkpoint": d.checkpoint,
-                "capacity": d.capacity,
-                "aigc_sha256": digest(d.aigc_config) if d.aigc_config else None,
-            }
+            deployment=deployment_entry(
+                d, deployed_model=name, model_name=model, capacity=d.capacity
+            )
         )
         self.lock.clear_intent(key)
 

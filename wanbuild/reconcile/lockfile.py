@@ -14,7 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from wanbuild.spec.state import LockRecord
+from wanbuild.core.fingerprint import digest
+from wanbuild.spec.state import Desired, DesiredZip, LockRecord
 
 LOCK_NAME = "wanbuild.lock"
 FORMAT = 1
@@ -83,3 +84,46 @@ class LockFile:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path)
+
+
+# The shapes of the lineage records, written both right after a create (execute) and after
+# every observation (loop), so that the two never disagree.
+
+
+def file_entry(z: DesiredZip, file_id: str) -> dict[str, Any]:
+    return {"file_id": file_id, "name": z.upload_name, "sha256": z.sha256, "size": z.size}
+
+
+def job_entry(
+    d: Desired,
+    *,
+    job_id: str,
+    job_name: str,
+    finetuned_output: str | None,
+    status: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "fingerprint": d.job_fp,
+        "job_id": job_id,
+        "job_name": job_name,
+        "model": d.model,
+        "finetuned_output": finetuned_output,
+        "hyper_parameters": d.hyper_parameters,
+        "status": status,
+        **extra,
+    }
+
+
+def deployment_entry(
+    d: Desired, *, deployed_model: str, model_name: str, capacity: int | None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "fingerprint": d.deploy_fp,
+        "deployed_model": deployed_model,
+        "model_name": model_name,
+        "checkpoint": d.checkpoint,
+        "capacity": capacity,
+        "aigc_sha256": digest(d.aigc_config) if d.aigc_config else None,
+        **extra,
+    }

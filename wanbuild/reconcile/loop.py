@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from wanbuild.core.actions import CHANGES, Action, EffectPlan, Kind, Reason
-from wanbuild.core.fingerprint import digest
 from wanbuild.core.plan import plan
 from wanbuild.reconcile import crash
 from wanbuild.reconcile.execute import Executor
-from wanbuild.reconcile.lockfile import LockFile
+from wanbuild.reconcile.lockfile import LockFile, deployment_entry, file_entry, job_entry
 from wanbuild.reconcile.observe import observe
 from wanbuild.remote.client import Client
 from wanbuild.remote.errors import PermanentRemoteError, TemporaryRemoteError
@@ -165,27 +164,21 @@ def record_lineage(
         changes["dataset"] = {
             "fingerprint": desired.dataset_fp,
             "files": {
-                z.split: {
-                    "file_id": observed.files[z.split].file_id,
-                    "name": z.upload_name,
-                    "sha256": z.sha256,
-                    "size": z.size,
-                }
-                for z in desired.zips
+                z.split: file_entry(z, observed.files[z.split].file_id) for z in desired.zips
             },
         }
     job = observed.job
     if job is not None:
         changes["job"] = {
-            **(before.get("job") or {}),
-            "fingerprint": desired.job_fp,
-            "job_id": job.job_id,
-            "job_name": job.job_name,
-            "model": desired.model,
-            "finetuned_output": job.finetuned_output,
-            "hyper_parameters": desired.hyper_parameters,
-            "status": job.status,
-            "usage": job.usage,
+            **(before.get("job") or {}),  # keeps attempt and created from the create call
+            **job_entry(
+                desired,
+                job_id=job.job_id,
+                job_name=job.job_name,
+                finetuned_output=job.finetuned_output,
+                status=job.status,
+                usage=job.usage,
+            ),
         }
     if desired.checkpoint:
         ck = next((c for c in observed.checkpoints if c.name == desired.checkpoint), None)
@@ -193,15 +186,13 @@ def record_lineage(
             changes["checkpoint"] = {"name": ck.name, "exported_model": ck.model_name}
     dep = observed.deployment
     if dep is not None:
-        changes["deployment"] = {
-            "fingerprint": desired.deploy_fp,
-            "deployed_model": dep.deployed_model,
-            "model_name": dep.model_name,
-            "status": dep.status,
-            "capacity": dep.capacity,
-            "checkpoint": desired.checkpoint,
-            "aigc_sha256": digest(desired.aigc_config) if desired.aigc_config else None,
-        }
+        changes["deployment"] = deployment_entry(
+            desired,
+            deployed_model=dep.deployed_model,
+            model_name=dep.model_name,
+            capacity=dep.capacity,
+            status=dep.status,
+        )
     intents = [i for i in before.get("intents", []) if not _resolved(i, observed)]
     changes["intents"] = intents or None
     if applied:
