@@ -229,20 +229,29 @@ def test_two_effects_progress_concurrently(
     assert census(tmp_path) == {"files": 2, "jobs": 2, "deployments": 2}
 
 
-def test_a_lost_lock_loses_nothing(
+def test_a_lost_lock_never_trains_again_and_adopt_reattaches(
     effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
 ) -> None:
+    """The lock is the record of identity. Lost, the objects named like this effect's stop the
+    plan (never a second paid job); `wanbuild adopt` reattaches them."""
     d = effect_factory()
     assert run("apply", "--wait", str(d)).code == 0
     (d / "wanbuild.lock").unlink()
+    with remote(tmp_path) as c:
+        [job] = list(c.iter_jobs())
+        [dep] = list(c.iter_deployments())
+    stopped = run("apply", "--wait", str(d))
+    assert stopped.code == 1
+    assert f"wanbuild adopt fx {job.job_id}" in stopped.out.replace("ID", job.job_id)
+    assert census(tmp_path)["jobs"] == 1
+    assert run("adopt", str(d), job.job_id).code == 0
+    blocked = run("plan", str(d))
+    assert f"{dep.deployed_model} serves" in blocked.out
+    assert run("adopt", str(d), dep.deployed_model).code == 0
     code, actions = plan_json(run, str(d))
     assert code == 0
     assert {k for k, _ in actions} == {"skip"}
-    assert run("apply", str(d)).code == 0
-    assert (
-        "deployment"
-        in json.loads((d / "wanbuild.lock").read_text())["targets"]["emulator/cn-beijing"]
-    )
+    assert census(tmp_path) == {"files": 1, "jobs": 1, "deployments": 1}
 
 
 def test_plan_formats_and_exit_codes(

@@ -17,6 +17,7 @@ from wanbuild.spec.state import (
     ObservedDeployment,
     ObservedFile,
     ObservedJob,
+    Pending,
 )
 
 HP = {"n_epochs": 400, "batch_size": 4}
@@ -39,18 +40,18 @@ D = Desired(
     capacity=1,
     aigc_config={"use_input_prompt": False, "prompt": "p", "lora_prompt_default": "l"},
     deploy_fp="a" * 64,
-    deploy_suffix="aaaaaaaa",
 )
 FILES = {"train": ObservedFile("file-1", "wb-fx-train-dddd.zip", "train")}
-DONE = ObservedJob("ft-1", "wb-fx-jjjj", "SUCCEEDED", "wb-fx-jjjj")
-LIVE = ObservedDeployment("wb-fx-jjjj-aaaaaaaa", "wb-fx-jjjj", "RUNNING", 1, D.aigc_config)
+# The service names things as it likes: the deployment's name has nothing of the model's.
+DONE = ObservedJob("ft-1", "ft-1", "SUCCEEDED", "wan2.2-i2v-flash-ft-1")
+LIVE = ObservedDeployment("wan2.2-i2v-flash-5e1f", "wan2.2-i2v-flash-ft-1", "RUNNING", 1, None)
 LOCK = LockRecord(
     dataset_fp="d" * 64,
     job_fp="j" * 64,
     job_id="ft-1",
     job_hyper_parameters=HP,
     deploy_fp="a" * 64,
-    deployed_model="wb-fx-jjjj-aaaaaaaa",
+    deployed_model="wan2.2-i2v-flash-5e1f",
 )
 
 
@@ -105,14 +106,13 @@ def test_changed_hyperparameters_retrain_on_the_existing_upload() -> None:
 
 
 def test_changed_aigc_config_is_redeploy_only() -> None:
-    other = ObservedDeployment("wb-fx-jjjj-0ld0ld00", "wb-fx-jjjj", "RUNNING", 1, {"old": 1})
-    d = replace(D, deploy_fp="b" * 64, deploy_suffix="bbbbbbbb")
-    p = plan(d, observed(deployment=None, others=(other,)))
+    d = replace(D, deploy_fp="b" * 64)
+    p = plan(d, observed(deployment=None, others=(LIVE,)))
     assert shape(p) == [
         ("skip", "wb-fx-train-dddd.zip", "unchanged"),
         ("skip", "ft-1", "unchanged"),
-        ("deploy", "wb-fx-jjjj-bbbbbbbb", "changed"),
-        ("undeploy", "wb-fx-jjjj-0ld0ld00", "changed"),
+        ("deploy", "wan2.2-i2v-flash-ft-1", "changed"),
+        ("undeploy", "wan2.2-i2v-flash-5e1f", "changed"),
     ]
     assert p.actions[3].needs == (p.actions[2].id,)  # the old one goes once the new one runs
     assert p.impact is Impact.REDEPLOY
@@ -144,8 +144,8 @@ def test_failed_job_is_reported_not_retried(status: str) -> None:
 
 def test_deployment_deleted_out_of_band_is_redeployed() -> None:
     p = plan(D, observed(deployment=None))
-    assert shape(p)[-1] == ("deploy", "wb-fx-jjjj-aaaaaaaa", "drifted")
-    assert "deleted out of band" in p.actions[-1].detail
+    assert shape(p)[-1] == ("deploy", "wan2.2-i2v-flash-ft-1", "drifted")
+    assert "wan2.2-i2v-flash-5e1f was deleted out of band" in p.actions[-1].detail
 
 
 @pytest.mark.parametrize(
@@ -156,13 +156,14 @@ def test_deployment_states(status: str, kind: Kind) -> None:
     assert p.actions[-1].kind is kind
 
 
-def test_capacity_change_scales_in_place() -> None:
-    p = plan(replace(D, capacity=2), observed())
-    assert shape(p)[-1] == ("scale", "wb-fx-jjjj-aaaaaaaa", "changed")
+def test_capacity_is_not_a_change_for_lora() -> None:
+    """plan=lora takes capacity as "invalid but must be filled": nothing to scale."""
+    p = plan(replace(D, capacity=2), observed(deployment=replace(LIVE, capacity=1)))
+    assert shape(p)[-1] == ("skip", "wan2.2-i2v-flash-5e1f", "unchanged")
 
 
 def test_checkpoint_pin_exports_then_deploys_it() -> None:
-    d = replace(D, checkpoint="checkpoint-200", deploy_suffix="cccccccc", deploy_fp="c" * 64)
+    d = replace(D, checkpoint="checkpoint-200", deploy_fp="c" * 64)
     kept = (
         ObservedCheckpoint("checkpoint-400", None, None),
         ObservedCheckpoint("checkpoint-200", None, None),
@@ -175,10 +176,10 @@ def test_checkpoint_pin_exports_then_deploys_it() -> None:
     assert p.impact is Impact.EXPORT
     exporting = (ObservedCheckpoint("checkpoint-200", "PROCESSING", None),)
     assert plan(d, observed(checkpoints=exporting, deployment=None)).actions[-2].kind is Kind.WAIT
-    exported = (ObservedCheckpoint("checkpoint-200", "SUCCEEDED", "wb-fx-jjjj-c200"),)
+    exported = (ObservedCheckpoint("checkpoint-200", "SUCCEEDED", "wan-ft-1-c200"),)
     p = plan(d, observed(checkpoints=exported, deployment=None))
-    assert shape(p)[-1] == ("deploy", "wb-fx-jjjj-c200-cccccccc", "changed")
-    assert p.actions[-1].params["model_name"] == "wb-fx-jjjj-c200"
+    assert shape(p)[-1] == ("deploy", "wan-ft-1-c200", "changed")
+    assert p.actions[-1].params["model_name"] == "wan-ft-1-c200"
     missing = plan(d, observed(checkpoints=kept[:1], deployment=None))
     assert missing.actions[-1].kind is Kind.BLOCKED
     assert "no checkpoint-200 (kept: checkpoint-400)" in missing.actions[-1].detail
@@ -194,3 +195,69 @@ def test_dependents_of_a_failed_action_are_named() -> None:
 
     p = plan(D, observed(files={}, job=None, deployment=None, lock=LockRecord()))
     assert _dependents(p, p.actions[0].id) == ["train wb-fx-jjjj", "deploy deployment"]
+
+
+# A create whose reply never reached the lock: settled by its candidates, never repeated blindly.
+NEW = LockRecord()
+
+
+def pending(action: str, *candidates: str, settled: bool = True, split: str | None = None):  # type: ignore[no-untyped-def]
+    return Pending(action, action, "2026-01-01T00:00:00Z", candidates, settled, split)
+
+
+def test_an_unrecorded_job_with_one_candidate_is_adopted_not_trained_again() -> None:
+    o = observed(job=None, deployment=None, lock=NEW, pending=(pending("create_job", "ft-9"),))
+    p = plan(D, o)
+    assert shape(p)[1:] == [
+        ("adopt", "ft-9", "unrecorded create"),
+        ("deploy", "deployment", "upstream changed"),
+    ]
+    assert Kind.TRAIN not in {a.kind for a in p.actions}
+
+
+@pytest.mark.parametrize(
+    ("candidates", "settled", "kind", "says"),
+    [
+        ((), False, Kind.WAIT, "waiting for the service to list it"),
+        ((), True, Kind.BLOCKED, "wanbuild apply --forget-pending fx"),
+        (("ft-8", "ft-9"), True, Kind.BLOCKED, "any of ft-8, ft-9: `wanbuild adopt fx ID`"),
+    ],
+)
+def test_an_unrecorded_job_never_leads_to_a_second_one(
+    candidates: tuple[str, ...], settled: bool, kind: Kind, says: str
+) -> None:
+    p_ = pending("create_job", *candidates, settled=settled)
+    p = plan(D, observed(job=None, deployment=None, lock=NEW, pending=(p_,)), retry_failed=True)
+    assert p.actions[1].kind is kind
+    assert says in p.actions[1].detail
+    assert Kind.TRAIN not in {a.kind for a in p.actions}
+
+
+def test_an_unrecorded_upload_that_never_appeared_is_uploaded_again() -> None:
+    gone = pending("upload", settled=True, split="train")
+    p = plan(D, observed(files={}, job=None, deployment=None, lock=NEW, pending=(gone,)))
+    assert shape(p)[0] == ("upload", "wb-fx-train-dddd.zip", "absent")
+    assert "never appeared" in p.actions[0].detail
+    waiting = pending("upload", settled=False, split="train")
+    p = plan(D, observed(files={}, job=None, deployment=None, lock=NEW, pending=(waiting,)))
+    assert [a.kind for a in p.actions] == [Kind.WAIT, Kind.TRAIN, Kind.DEPLOY]
+
+
+def test_an_unrecorded_deployment_is_adopted_or_made_again_once_settled() -> None:
+    lock = replace(LOCK, deploy_fp=None, deployed_model=None)
+    one = pending("create_deployment", "wan2.2-i2v-flash-77aa")
+    p = plan(D, observed(deployment=None, lock=lock, pending=(one,)))
+    assert shape(p)[-1] == ("adopt", "wan2.2-i2v-flash-77aa", "unrecorded create")
+    none = pending("create_deployment")
+    p = plan(D, observed(deployment=None, lock=lock, pending=(none,)))
+    assert shape(p)[-1] == ("deploy", "wan2.2-i2v-flash-ft-1", "absent")
+
+
+def test_objects_named_like_ours_but_unrecorded_stop_the_plan() -> None:
+    o = observed(files={}, job=None, deployment=None, lock=NEW, lookalikes=("ft-7",))
+    p = plan(D, o)
+    assert p.actions[-1].kind is Kind.BLOCKED
+    assert "`wanbuild adopt fx ID`" in p.actions[-1].detail
+    lock = replace(LOCK, deploy_fp=None, deployed_model=None)
+    p = plan(D, observed(deployment=None, lock=lock, lookalikes=("wan2.2-i2v-flash-1",)))
+    assert p.actions[-1].kind is Kind.BLOCKED

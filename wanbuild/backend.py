@@ -5,6 +5,8 @@ service (DASHSCOPE_API_KEY; `backend.base_url` may point at any URL, e.g. a runn
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from wanbuild.config.catalog import load_catalog
@@ -17,6 +19,10 @@ EMULATOR_KEY = "sk-emulator"
 ENV_KEY = "DASHSCOPE_API_KEY"
 ENV_TIME_SCALE = "WANBUILD_EMULATOR_TIME_SCALE"
 ENV_FAULTS = "WANBUILD_EMULATOR_FAULTS"
+ENV_PROFILE = "WANBUILD_EMULATOR_PROFILE"
+# How long a create whose reply was lost may take to show up in the service's list calls
+# before wanbuild concludes it never happened (the docs give no figure; lists may lag).
+REAL_SETTLE_S = 120.0
 
 
 def emulator_state(backend: Backend, project: Path) -> Path:
@@ -24,10 +30,15 @@ def emulator_state(backend: Backend, project: Path) -> Path:
     return project / (backend.state_dir or ".wanbuild/emulator")
 
 
+def profile_of(backend: Backend) -> str:
+    return os.environ.get(ENV_PROFILE) or backend.profile or "typical"
+
+
 def describe(backend: Backend, region: Region, project: Path) -> str:
     if backend.name == "emulator":
         return (
-            f"backend: the embedded emulator ({region.name}, state in "
+            f"backend: the embedded emulator ({region.name}, profile {profile_of(backend)}, "
+            "state in "
             f"{display(emulator_state(backend, project))}); nothing is sent to Model Studio"
         )
     return f"backend: Model Studio at {backend.base_url or region.base_url} ({region.name})"
@@ -41,22 +52,36 @@ def time_scale(backend: Backend) -> float:
         raise ConfigError(f"{ENV_TIME_SCALE}={raw!r}: not a number") from None
 
 
-def connect(backend: Backend, region: Region, conf_dir: Path, project: Path) -> Client:
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def connect(
+    backend: Backend,
+    region: Region,
+    conf_dir: Path,
+    project: Path,
+    notify: Callable[[str], None] = _stderr,
+) -> Client:
     if backend.name == "emulator":
         from wanbuild.emulator.app import create_app
         from wanbuild.emulator.faults import Faults
+        from wanbuild.emulator.profile import profile_named
         from wanbuild.remote.transport import InProcessTransport
 
         try:
             faults = Faults.parse(os.environ.get(ENV_FAULTS))
+            profile = profile_named(profile_of(backend))
         except ValueError as e:
-            raise ConfigError(f"{ENV_FAULTS}: {e}") from None
+            raise ConfigError(f"{ENV_FAULTS} / backend.profile: {e}") from None
+        scale = time_scale(backend)
         app = create_app(
             emulator_state(backend, project),
             load_catalog(conf_dir),
             region=region.name,
-            time_scale=time_scale(backend),
+            time_scale=scale,
             faults=faults,
+            profile=profile,
         )
         return Client(
             region.base_url,
@@ -64,8 +89,16 @@ def connect(backend: Backend, region: Region, conf_dir: Path, project: Path) -> 
             transport=InProcessTransport(app),
             backoff=0.05,
             max_backoff=0.5,
+            settle_s=profile.list_lag_s / scale + 0.5,
         )
     key = os.environ.get(ENV_KEY, "").strip()
     if not key:
         raise ConfigError(f"backend=dashscope needs an API key for {region.name}: set {ENV_KEY}")
-    return Client(backend.base_url or region.base_url, key, workspace=backend.workspace)
+    return Client(
+        backend.base_url or region.base_url,
+        key,
+        workspace=backend.workspace,
+        max_retries=4,
+        settle_s=REAL_SETTLE_S,
+        on_retry=notify,
+    )

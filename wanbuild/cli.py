@@ -80,11 +80,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--poll", type=float, default=None, help="seconds between looks while waiting")
     ap.add_argument(
+        "--forget-pending",
+        action="store_true",
+        help="after checking the console: creates whose replies were lost made nothing",
+    )
+    ap.add_argument(
         "--lock-timeout",
         type=float,
         default=600.0,
         help="seconds to wait for another apply of the same effect",
     )
+
+    ad = sub.add_parser(
+        "adopt", help="record a job, deployment or file on the service as the effect's own"
+    )
+    ad.add_argument("effect", type=Path, metavar="EFFECT")
+    ad.add_argument("remote_id", metavar="ID", help="job id, deployed_model or file id")
+    ad.add_argument("targets", nargs="*", metavar="OVERRIDE")
 
     st = sub.add_parser("status", help="what is live and what is in progress")
     st.add_argument("targets", nargs="*", metavar="EFFECT|OVERRIDE")
@@ -130,6 +142,12 @@ def _parser() -> argparse.ArgumentParser:
         "--faults",
         default=None,
         help="e.g. '429=0.2,500=0.1,seed=7' (default $WANBUILD_EMULATOR_FAULTS)",
+    )
+    es.add_argument(
+        "--profile",
+        default=None,
+        help="typical (the docs' examples) or documented-minimum (the least helpful reading "
+        "the docs allow); default $WANBUILD_EMULATOR_PROFILE or typical",
     )
 
     i = sub.add_parser("init", help="scaffold a new effect directory")
@@ -188,7 +206,12 @@ def _dispatch(args: argparse.Namespace, targets: list[str], stream: TextIO) -> i
             retry_failed=args.retry_failed,
             poll=args.poll,
             lock_timeout=args.lock_timeout,
+            forget_pending=args.forget_pending,
         )
+    if args.command == "adopt":
+        from wanbuild.commands.adopt import adopt_command
+
+        return adopt_command(args.effect, args.remote_id, targets, stream)
     if args.command == "status":
         from wanbuild.commands.status import status_command
 
@@ -232,6 +255,7 @@ def _dispatch(args: argparse.Namespace, targets: list[str], stream: TextIO) -> i
             state_dir=args.state_dir,
             region=args.region,
             faults=args.faults,
+            profile=args.profile,
             out=stream,
         )
     if args.command == "init":

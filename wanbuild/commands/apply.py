@@ -21,10 +21,8 @@ from wanbuild.core.actions import EffectPlan, Kind
 from wanbuild.core.plan import plan
 from wanbuild.core.render import render_text
 from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
-from wanbuild.reconcile.lockfile import LockFile
 from wanbuild.reconcile.loop import Hooks, Outcome, converge
 from wanbuild.reconcile.mutex import Busy, effect_mutex
-from wanbuild.reconcile.observe import observe
 from wanbuild.spec.state import Desired, Observed
 from wanbuild.versioning.git import head_commit
 
@@ -41,6 +39,7 @@ def apply_command(
     retry_failed: bool,
     poll: float | None,
     lock_timeout: float,
+    forget_pending: bool = False,
 ) -> int:
     saved = _saved_plan(targets)
     effect_dirs = [Path(d["path"]) for d in saved["effects"].values()] if saved else targets
@@ -48,6 +47,8 @@ def apply_command(
     try:
         for line in session.headers:
             print(line, file=out, flush=True)
+        if forget_pending:
+            _forget_pending(session.items, out)
         first = _first_plans(session.items, retry_failed)
         if saved:
             _check_saved(saved, session.items, first)
@@ -90,9 +91,22 @@ def _first_plans(items: list[Item], retry_failed: bool) -> dict[str, tuple[Effec
     result = {}
     for item in items:
         d = item.desired
-        observed = observe(item.client, d, LockFile(item.directory, d.effect, d.target).record())
+        observed = item.observe()
         result[d.effect] = (plan(d, observed, retry_failed=retry_failed), observed)
     return result
+
+
+def _forget_pending(items: list[Item], out: TextIO) -> None:
+    """The user checked the console: the creates whose replies were lost made nothing."""
+    for item in items:
+        lock = item.lock
+        for intent in lock.entry().get("intents", []):
+            print(
+                f"{item.desired.effect}: forgetting the unanswered {intent.get('action')} "
+                f"of {intent.get('at')}",
+                file=out,
+            )
+            lock.clear_intent(str(intent.get("key")))
 
 
 def _saved_plan(targets: list[Path]) -> dict[str, Any] | None:
@@ -173,6 +187,7 @@ def _run(
                     poll=poll,
                     hooks=hooks,
                     commit=commit,
+                    claims=item.claims,
                 )
         except Busy as e:
             return Outcome(d.effect, "failed", str(e))

@@ -8,8 +8,6 @@ from typing import TextIO
 
 from wanbuild.commands.session import open_session
 from wanbuild.errors import EXIT_OK
-from wanbuild.reconcile.lockfile import LockFile
-from wanbuild.reconcile.observe import observe
 
 
 def checkpoints_command(effect_dirs: list[Path], overrides: list[str], out: TextIO) -> int:
@@ -17,7 +15,7 @@ def checkpoints_command(effect_dirs: list[Path], overrides: list[str], out: Text
     try:
         for item in session.items:
             d = item.desired
-            o = observe(item.client, d, LockFile(item.directory, d.effect, d.target).record())
+            o = item.observe()
             if o.job is None or o.job.status != "SUCCEEDED":
                 state = o.job.status if o.job else "not trained"
                 print(f"{d.effect}: no checkpoints yet ({state})", file=out)

@@ -10,7 +10,7 @@ from typing import TextIO
 from wanbuild.commands.session import open_session
 from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
 from wanbuild.reconcile.lockfile import LockFile
-from wanbuild.reconcile.observe import observe
+from wanbuild.reconcile.observe import api_of, fetch
 from wanbuild.remote.errors import PermanentRemoteError
 
 
@@ -31,10 +31,20 @@ def destroy_command(
         for item in session.items:
             d = item.desired
             lock = LockFile(item.directory, d.effect, d.target)
-            o = observe(item.client, d, lock.record())
+            o = item.observe()
             deployments = [x for x in (o.deployment, *o.others) if x is not None]
-            jobs = [j for j in (o.job, *o.failed_jobs) if j is not None] if delete_jobs else []
-            files = list(o.files.values()) if delete_files else []
+            claims = lock.entry().get("claims") or {}
+            jobs = []
+            for job_id in claims.get("jobs", []) if delete_jobs else []:
+                job = fetch(item.client.get_job, job_id)
+                if job is not None:
+                    jobs.append(job)
+            api = api_of(d)
+            files = []
+            for file_id in claims.get("files", []) if delete_files else []:
+                f = fetch(item.client.get_file, file_id, api=api)
+                if f is not None:
+                    files.append(f)
             for x in deployments:
                 print(f"  - undeploy {x.deployed_model} ({x.status})", file=out)
             for j in jobs:
@@ -55,7 +65,7 @@ def destroy_command(
                 print("Nothing destroyed.", file=out)
                 return EXIT_ERROR
         for item, lock, deployments, jobs, files in work:
-            api = "native" if item.desired.upload_api == "native" else "compatible"
+            api = api_of(item.desired)
             for x in deployments:
                 item.client.delete_deployment(x.deployed_model)
             for j in jobs:
@@ -67,9 +77,11 @@ def destroy_command(
                 except PermanentRemoteError as e:
                     print(f"  kept job {j.job_id}: {e}", file=out)
             for f in files:
-                item.client.delete_file(f.file_id, api=api)  # type: ignore[arg-type]
+                item.client.delete_file(f.file_id, api=api)
             lock.update(
-                deployment=None, destroyed={"deployments": [x.deployed_model for x in deployments]}
+                deployment=None,
+                retiring=None,
+                destroyed={"deployments": [x.deployed_model for x in deployments]},
             )
             print(f"{item.desired.effect}: destroyed", file=out)
     finally:

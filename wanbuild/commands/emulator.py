@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TextIO
 
-from wanbuild.backend import ENV_FAULTS, ENV_TIME_SCALE
+from wanbuild.backend import ENV_FAULTS, ENV_PROFILE, ENV_TIME_SCALE
 from wanbuild.config.catalog import load_catalog
 from wanbuild.config.load import find_conf_dir
 from wanbuild.errors import EXIT_OK, ConfigError
@@ -21,12 +21,14 @@ def serve(
     state_dir: Path,
     region: str,
     faults: str | None,
+    profile: str | None,
     out: TextIO,
 ) -> int:
     import uvicorn
 
     from wanbuild.emulator.app import create_app
     from wanbuild.emulator.faults import Faults
+    from wanbuild.emulator.profile import profile_named
 
     catalog = load_catalog(find_conf_dir(Path.cwd()))
     if region not in catalog.regions:
@@ -34,11 +36,15 @@ def serve(
     scale = time_scale if time_scale is not None else float(os.environ.get(ENV_TIME_SCALE, 3600))
     try:
         parsed = Faults.parse(faults if faults is not None else os.environ.get(ENV_FAULTS))
+        chosen = profile_named(profile or os.environ.get(ENV_PROFILE))
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    app = create_app(state_dir, catalog, region=region, time_scale=scale, faults=parsed)
+    app = create_app(
+        state_dir, catalog, region=region, time_scale=scale, faults=parsed, profile=chosen
+    )
     print(
-        f"wanbuild emulator: region {region}, time scale {scale:g}, state in {state_dir}",
+        f"wanbuild emulator: region {region}, profile {chosen.name}, time scale {scale:g}, "
+        f"state in {state_dir}",
         file=out,
         flush=True,
     )

@@ -12,8 +12,6 @@ from wanbuild.core.actions import EffectPlan
 from wanbuild.core.plan import plan
 from wanbuild.core.render import plan_document, render_json, render_markdown, render_text
 from wanbuild.errors import EXIT_CHANGES, EXIT_OK
-from wanbuild.reconcile.lockfile import LockFile
-from wanbuild.reconcile.observe import observe
 
 
 def make_plans(
@@ -24,8 +22,7 @@ def make_plans(
     details: dict[str, dict[str, Any]] = {}
     for item in session.items:
         d = item.desired
-        lock = LockFile(item.directory, d.effect, d.target)
-        observed = observe(item.client, d, lock.record())
+        observed = item.observe()
         plans.append(plan(d, observed, retry_failed=retry_failed))
         details[d.effect] = {
             "path": str(item.loaded.effect_file).removesuffix("/effect.yaml"),

@@ -12,7 +12,10 @@ from wanbuild.builder import BuildRefused
 from wanbuild.config.load import LoadedEffect, load_effect
 from wanbuild.core.fingerprint import digest
 from wanbuild.errors import WanbuildError
+from wanbuild.reconcile.claims import Claims, project_effect_dirs, read_claims
 from wanbuild.reconcile.desired import desired_state
+from wanbuild.reconcile.lockfile import LockFile
+from wanbuild.reconcile.observe import observe
 from wanbuild.remote.client import Client
 from wanbuild.spec.state import Desired, Observed
 from wanbuild.store import Store
@@ -31,6 +34,17 @@ class Item:
     @property
     def store(self) -> Store:
         return Store.for_project(self.loaded.project)
+
+    @property
+    def lock(self) -> LockFile:
+        return LockFile(self.directory, self.desired.effect, self.desired.target)
+
+    def claims(self) -> Claims:
+        """Every remote id any effect's lock in this project claims (read afresh)."""
+        return read_claims(project_effect_dirs(self.loaded.project, [self.directory]))
+
+    def observe(self) -> Observed:
+        return observe(self.client, self.desired, self.lock, self.claims)
 
 
 @dataclass

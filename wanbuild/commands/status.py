@@ -8,7 +8,6 @@ from typing import TextIO
 from wanbuild.commands.session import open_session
 from wanbuild.errors import EXIT_OK
 from wanbuild.reconcile.lockfile import LockFile
-from wanbuild.reconcile.observe import observe
 
 
 def status_command(effect_dirs: list[Path], overrides: list[str], out: TextIO) -> int:
@@ -19,7 +18,7 @@ def status_command(effect_dirs: list[Path], overrides: list[str], out: TextIO) -
         for item in session.items:
             d = item.desired
             lock = LockFile(item.directory, d.effect, d.target)
-            o = observe(item.client, d, lock.record())
+            o = item.observe()
             print(f"\n{d.effect} ({d.kind} on {d.model}, {d.target})", file=out)
             files = ", ".join(f"{s} {f.file_id}" for s, f in sorted(o.files.items()))
             print(f"  dataset     {d.dataset_fp[:16]}: {files or 'not uploaded'}", file=out)
@@ -43,7 +42,20 @@ def status_command(effect_dirs: list[Path], overrides: list[str], out: TextIO) -
                 print("  deployment  none for the current configuration", file=out)
             for other in o.others:
                 print(
-                    f"  also        {other.deployed_model} {other.status} (an older version)",
+                    f"  also        {other.deployed_model} {other.status} "
+                    "(this effect's earlier deployment, retired once the current one runs)",
+                    file=out,
+                )
+            for p in o.pending:
+                found = ", ".join(p.candidates) or "nothing listed yet"
+                print(
+                    f"  unrecorded  {p.action} sent at {p.at} got no reply; candidates: {found}",
+                    file=out,
+                )
+            if o.lookalikes:
+                print(
+                    f"  unclaimed   {', '.join(o.lookalikes)} look like this effect's but no "
+                    f"lock records them: `wanbuild adopt {d.effect} ID`",
                     file=out,
                 )
             applied = lock.entry().get("applied") or {}

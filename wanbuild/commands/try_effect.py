@@ -15,8 +15,6 @@ from typing import TextIO
 
 from wanbuild.commands.session import open_session
 from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
-from wanbuild.reconcile.lockfile import LockFile
-from wanbuild.reconcile.observe import observe
 
 TIMEOUT_S = 1800.0
 
@@ -47,7 +45,7 @@ def try_command(
     try:
         item = session.items[0]
         d = item.desired
-        o = observe(item.client, d, LockFile(item.directory, d.effect, d.target).record())
+        o = item.observe()
         dep = o.deployment
         if dep is None or dep.status != "RUNNING":
             raise WanbuildError(

@@ -13,8 +13,8 @@ class Kind(StrEnum):
     WAIT = "wait"
     EXPORT = "export"
     DEPLOY = "deploy"
-    SCALE = "scale"
     UNDEPLOY = "undeploy"
+    ADOPT = "adopt"
     SKIP = "skip"
     BLOCKED = "blocked"
 
@@ -27,6 +27,7 @@ class Reason(StrEnum):
     RUNNING = "in progress"  # remote work under way: waited for, never duplicated
     REMOTE_FAILED = "remote failed"  # reported with the service's message, not retried blindly
     DRIFTED = "drifted"  # changed or deleted out of band
+    UNRECORDED = "unrecorded create"  # a create whose id never reached wanbuild.lock
 
 
 class Impact(StrEnum):
@@ -40,7 +41,8 @@ class Impact(StrEnum):
 
 
 # Kinds that change something remotely (and so make `plan` exit 2).
-CHANGES = frozenset({Kind.UPLOAD, Kind.TRAIN, Kind.EXPORT, Kind.DEPLOY, Kind.SCALE, Kind.UNDEPLOY})
+# ADOPT changes no remote object but records one in wanbuild.lock.
+CHANGES = frozenset({Kind.UPLOAD, Kind.TRAIN, Kind.EXPORT, Kind.DEPLOY, Kind.UNDEPLOY, Kind.ADOPT})
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,12 @@ The ladder, per effect: dataset uploads -> training job -> checkpoint export (wh
 deployment -> retiring older deployments. Each rung is skipped when the remote already matches
 (equal fingerprints), waited for when remote work is under way (never duplicated), reported and
 not retried when the service failed it, and otherwise planned with the reason it is needed.
+
+Identity is what wanbuild.lock records (ids returned by create calls), never a name the service
+may or may not echo. A create whose reply was lost (pending) blocks a second create of its kind
+until it is settled: the one candidate is adopted; several, or none for a job, stop the effect
+with the commands that settle it; none for an upload or deployment (free to repeat) once the
+service's lists must show it means it never happened, and it is made again.
 """
 
 from __future__ import annotations
@@ -11,15 +17,14 @@ from __future__ import annotations
 from typing import Any
 
 from wanbuild.core.actions import Action, EffectPlan, Impact, Kind, Reason
-from wanbuild.spec.state import Desired, Observed
+from wanbuild.spec.state import Desired, Observed, Pending
 
 ACTIVE_JOB = frozenset({"PENDING", "QUEUING", "RUNNING", "CANCELING"})
 ENDED_BADLY = frozenset({"FAILED", "CANCELED"})
 ACTIVE_DEPLOYMENT = frozenset({"PENDING", "DEPLOYING", "UPDATING", "DELETING"})
 
 
-def deployed_name(model: str, suffix: str) -> str:
-    return f"{model}-{suffix}"
+_WHAT = {"upload": "upload", "create_job": "training job", "create_deployment": "deployment"}
 
 
 def hp_changes(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -50,9 +55,70 @@ def plan(desired: Desired, observed: Observed, *, retry_failed: bool = False) ->
     summary = f"{desired.kind} on {desired.model} in {desired.region}; {desired.steps_text}"
     lock = observed.lock
 
-    # 1. dataset uploads
+    def unrecorded(p: Pending, *, free: bool) -> Action | None:
+        """The action that settles a pending create, or None when it is to be made again."""
+        what = _WHAT[p.action]
+        if len(p.candidates) == 1:
+            return add(
+                Kind.ADOPT,
+                p.candidates[0],
+                Reason.UNRECORDED,
+                f"the {what} created at {p.at} by an apply that stopped before recording it",
+                action=p.action,
+                split=p.split,
+            )
+        if p.candidates:
+            return add(
+                Kind.BLOCKED,
+                what,
+                Reason.UNRECORDED,
+                f"an apply stopped before recording its {what} ({p.at}); it could be any of "
+                f"{', '.join(p.candidates)}: `wanbuild adopt {e} ID` with the right one",
+            )
+        if not p.settled:
+            return add(
+                Kind.WAIT,
+                what,
+                Reason.UNRECORDED,
+                f"the {what} sent at {p.at} got no reply; waiting for the service to list it",
+            )
+        if free:
+            return None
+        return add(
+            Kind.BLOCKED,
+            what,
+            Reason.UNRECORDED,
+            f"the {what} sent at {p.at} got no reply and none has appeared; check the console: "
+            f"`wanbuild adopt {e} JOB_ID` if it exists, otherwise "
+            f"`wanbuild apply --forget-pending {e}`",
+        )
+
+    def pending_for(action: str, split: str | None = None) -> Pending | None:
+        return next((p for p in observed.pending if p.action == action and p.split == split), None)
+
+    # 0. a lost or reverted lock: nothing is made until the user says what is whose
+    if observed.job is None and observed.lookalikes and not lock.job_id:
+        add(
+            Kind.BLOCKED,
+            ", ".join(observed.lookalikes),
+            Reason.UNRECORDED,
+            "no wanbuild.lock records a job for this effect, but the service holds "
+            f"{', '.join(observed.lookalikes)} named like it (a lost or reverted lock?): "
+            f"`wanbuild adopt {e} ID` to use it, or restore wanbuild.lock from git",
+        )
+        return _finish(e, acts, summary)
+
+    # 1. dataset uploads (not needed once the job that trains on them is recorded)
     pending: list[str] = []  # ids of actions later rungs wait for
+    trained = observed.job is not None and observed.job.status not in ENDED_BADLY
     for z in desired.zips:
+        p = pending_for("upload", z.split)
+        settling = unrecorded(p, free=True) if p is not None else None
+        if settling is not None:
+            if settling.kind is Kind.BLOCKED:
+                return _finish(e, acts, summary)
+            pending.append(settling.id)
+            continue
         if z.split in observed.files:
             add(
                 Kind.SKIP,
@@ -60,6 +126,9 @@ def plan(desired: Desired, observed: Observed, *, retry_failed: bool = False) ->
                 Reason.UNCHANGED,
                 f"{z.split} uploaded as {observed.files[z.split].file_id}",
             )
+            continue
+        if trained and p is None:
+            add(Kind.SKIP, z.upload_name, Reason.UNCHANGED, "not needed: the job is recorded")
             continue
         if lock.dataset_fp and lock.dataset_fp != desired.dataset_fp:
             reason, detail = (
@@ -71,6 +140,8 @@ def plan(desired: Desired, observed: Observed, *, retry_failed: bool = False) ->
             )
         else:
             reason, detail = Reason.ABSENT, f"dataset {desired.dataset_fp[:12]} not uploaded"
+        if p is not None:
+            detail = "the unanswered upload never appeared; uploading again"
         pending.append(
             add(
                 Kind.UPLOAD,
@@ -84,6 +155,13 @@ def plan(desired: Desired, observed: Observed, *, retry_failed: bool = False) ->
     # 2. the training job
     job = observed.job
     estimate = _estimate(desired)
+    p = pending_for("create_job")
+    if p is not None:
+        settling = unrecorded(p, free=False)
+        assert settling is not None
+        if settling.kind is not Kind.BLOCKED:
+            add(Kind.DEPLOY, "deployment", Reason.UPSTREAM, "after the job", (settling.id,))
+        return _finish(e, acts, summary)
     if job is not None and job.status in ENDED_BADLY and not retry_failed:
         add(
             Kind.BLOCKED,
@@ -166,22 +244,38 @@ def plan(desired: Desired, observed: Observed, *, retry_failed: bool = False) ->
             estimate="free, ~5-10 min",
         )
         return _finish(e, acts, summary)
-    name = deployed_name(model, desired.deploy_suffix)
+    p = pending_for("create_deployment")
+    settling = unrecorded(p, free=True) if p is not None else None
+    if settling is not None:
+        return _finish(e, acts, summary)
     dep = observed.deployment
+    name = dep.deployed_model if dep is not None else model
+    deploy_id = f"{e}:{Kind.DEPLOY.value}:{name}"
     if dep is None:
-        if lock.deployed_model == name:
-            reason, detail = Reason.DRIFTED, f"{name} was deleted out of band; redeploying"
+        if observed.lookalikes and not lock.deployed_model:
+            add(
+                Kind.BLOCKED,
+                ", ".join(observed.lookalikes),
+                Reason.UNRECORDED,
+                f"no wanbuild.lock records a deployment for this effect, but "
+                f"{', '.join(observed.lookalikes)} serves {model} (a lost or reverted lock?): "
+                f"`wanbuild adopt {e} NAME` to keep it, or undeploy it",
+            )
+            return _finish(e, acts, summary)
+        if lock.deploy_fp == desired.deploy_fp and lock.deployed_model:
+            reason = Reason.DRIFTED
+            detail = f"{lock.deployed_model} was deleted out of band; redeploying"
         elif lock.deploy_fp and lock.deploy_fp != desired.deploy_fp:
             reason, detail = Reason.CHANGED, "aigc_config, checkpoint or model changed"
         else:
             reason, detail = Reason.ABSENT, "not deployed"
+        if p is not None:
+            detail = "the unanswered deployment never appeared; deploying again"
         add(Kind.DEPLOY, name, reason, detail, estimate="free, ~5-10 min", model_name=model)
         deploy_done = False
     elif dep.status == "RUNNING":
-        if dep.capacity is not None and dep.capacity != desired.capacity:
-            add(Kind.SCALE, name, Reason.CHANGED, f"capacity {dep.capacity} -> {desired.capacity}")
-        else:
-            add(Kind.SKIP, name, Reason.UNCHANGED, "deployed and running")
+        # capacity is not compared: for plan=lora it is "invalid but must be filled"
+        add(Kind.SKIP, name, Reason.UNCHANGED, "deployed and running")
         deploy_done = True
     elif dep.status in ACTIVE_DEPLOYMENT:
         add(Kind.WAIT, name, Reason.RUNNING, f"deployment {dep.status}")
@@ -199,7 +293,7 @@ def plan(desired: Desired, observed: Observed, *, retry_failed: bool = False) ->
     for old in observed.others:
         if old.status == "DELETING":
             continue
-        needs = () if deploy_done else (f"{e}:{Kind.DEPLOY.value}:{name}",)
+        needs = () if deploy_done else (deploy_id,)
         add(Kind.UNDEPLOY, old.deployed_model, Reason.CHANGED, f"replaced by {name}", needs)
     return _finish(e, acts, summary)
 
@@ -225,7 +319,7 @@ def _finish(effect: str, acts: list[Action], summary: str) -> EffectPlan:
         impact = Impact.RETRAIN
     elif Kind.EXPORT in kinds:
         impact = Impact.EXPORT
-    elif kinds & {Kind.DEPLOY, Kind.SCALE, Kind.UNDEPLOY}:
+    elif kinds & {Kind.DEPLOY, Kind.UNDEPLOY, Kind.ADOPT}:
         impact = Impact.REDEPLOY
     elif Kind.WAIT in kinds:
         impact = Impact.WAIT

@@ -12,7 +12,7 @@ _MARK = {
     Kind.TRAIN: "+",
     Kind.EXPORT: "+",
     Kind.DEPLOY: "+",
-    Kind.SCALE: "~",
+    Kind.ADOPT: "~",
     Kind.UNDEPLOY: "-",
     Kind.WAIT: "…",
     Kind.SKIP: "=",

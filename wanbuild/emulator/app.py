@@ -26,6 +26,7 @@ from wanbuild.emulator import generation as gen
 from wanbuild.emulator.clock import ScaledClock
 from wanbuild.emulator.faults import Faults
 from wanbuild.emulator.http import ApiError, Emulator, Gate, emulator, error
+from wanbuild.emulator.profile import TYPICAL, Profile
 from wanbuild.emulator.store import Store
 
 
@@ -33,7 +34,6 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok", "time": emulator(request).clock()})
 
 
-AIGC = "/api/v1/services/aigc"
 AIGC = "/api/v1/services/aigc"
 FT = "/api/v1/fine-tunes/{job_id}"
 ROUTES = [
@@ -84,10 +84,11 @@ def create_app(
     time_scale: float = 1.0,
     clock: Callable[[], float] | None = None,
     faults: Faults | None = None,
+    profile: Profile = TYPICAL,
 ) -> ASGIApp:
     store = Store(state_dir)
     clock = clock or _persistent_clock(store, time_scale)
-    emu = Emulator(store, catalog, region, clock, faults or Faults())
+    emu = Emulator(store, catalog, region, clock, faults or Faults(), profile)
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from wanbuild.core.layout import FIELDS, JSONL
+from wanbuild.emulator.rules import DATA_FILE, IMAGE_FIELDS, LINE_FIELDS, VIDEO_KINDS
 from wanbuild.spec.effect import Limits
-from wanbuild.spec.kinds import MEDIA_KEYS, SAMPLE_MEDIA
 
 IMAGE_FORMATS = {"BMP", "JPEG", "PNG", "WEBP"}
 
@@ -42,20 +41,20 @@ def _check(path: Path, kind: str, split: str, limits: Limits | None) -> DataChec
         raise _Fail("the file is not a zip archive")
     with zipfile.ZipFile(path) as zf:
         names = {n for n in zf.namelist() if not n.endswith("/")}
-        if JSONL not in names:
+        if DATA_FILE not in names:
             raise _Fail("data.jsonl not found at the top of the zip")
-        raw = zf.read(JSONL)
+        raw = zf.read(DATA_FILE)
         if limits and len(raw) > limits.max_jsonl_bytes:
             raise _Fail(f"data.jsonl is {len(raw)} bytes, over the {limits.max_jsonl_bytes} limit")
         text = raw.decode("utf-8", errors="replace")
         if text.lstrip().startswith("["):
             raise _Fail("data.jsonl must be JSON Lines (one object per line), not a JSON array")
-        if kind in ("t2i", "i2i") and any("/" in n for n in names):
+        if kind not in VIDEO_KINDS and any("/" in n for n in names):
             raise _Fail("image datasets must be flat: no sub-directories in the zip")
-        rule = SAMPLE_MEDIA[(kind, split)]
+        required, optional = LINE_FIELDS[(kind, split)]
         items = []
         for n, line in enumerate((x for x in text.splitlines() if x.strip()), 1):
-            items.append(_check_line(zf, names, kind, rule.required, n, line, limits))
+            items.append(_check_line(zf, names, required, optional, n, line, limits))
         minimum = (limits.min_samples if limits and split == "train" else None) or 1
         if len(items) < minimum:
             raise _Fail(f"{len(items)} samples; at least {minimum} are required")
@@ -65,8 +64,8 @@ def _check(path: Path, kind: str, split: str, limits: Limits | None) -> DataChec
 def _check_line(
     zf: zipfile.ZipFile,
     names: set[str],
-    kind: str,
     required: tuple[str, ...],
+    optional: tuple[str, ...],
     n: int,
     line: str,
     limits: Limits | None,
@@ -80,17 +79,17 @@ def _check_line(
     if not isinstance(obj.get("prompt"), str) or not obj["prompt"].strip():
         raise _Fail(f"data.jsonl line {n} has no prompt")
     item: dict[str, Any] = {"prompt": obj["prompt"]}
-    for key, fieldname in FIELDS[kind].items():
+    for fieldname in (*required, *optional):
         value = obj.get(fieldname)
         if value is None:
-            if key in required:
+            if fieldname in required:
                 raise _Fail(f"data.jsonl line {n} has no {fieldname}")
             continue
         name = str(PurePosixPath(str(value))).removeprefix("./")
         if name not in names:
             raise _Fail(f"data.jsonl line {n}: {fieldname} {value!r} is not in the zip")
-        _check_media(zf, name, MEDIA_KEYS[key], n, limits)
-        item[key] = name
+        _check_media(zf, name, "image" if fieldname in IMAGE_FIELDS else "video", n, limits)
+        item[fieldname] = name
     return item
 
 

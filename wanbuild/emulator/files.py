@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from wanbuild.emulator import timeline
-from wanbuild.emulator.http import ApiError, Emulator, emulator, ok, page, paged, plain
+from wanbuild.emulator.http import ApiError, Emulator, emulator, listed, ok, page, paged, plain
 
 MAX_FILE_BYTES = 1 << 30
 
@@ -109,7 +109,8 @@ async def list_native(request: Request) -> Response:
     emu = emulator(request)
     region = emu.region(request)
     page_no, size = page(request, 10, 100)
-    docs = [d for d in emu.store.all("file", region) if d["api"] == "native"][::-1]
+    shown = listed(emu, emu.store.all("file", region), emu.clock())
+    docs = [d for d in shown if d["api"] == "native"][::-1]
 
     def view(numbered: tuple[int, dict[str, Any]]) -> dict[str, Any]:
         return {"id": numbered[0], **_native_file(numbered[1], region)}
@@ -157,7 +158,8 @@ async def upload_compat(request: Request) -> Response:
 
 async def list_compat(request: Request) -> Response:
     emu = emulator(request)
-    docs = [d for d in emu.store.all("file", emu.region(request)) if d["api"] == "compatible"]
+    shown = listed(emu, emu.store.all("file", emu.region(request)), emu.clock())
+    docs = [d for d in shown if d["api"] == "compatible"]
     purpose = request.query_params.get("purpose")
     if purpose:
         docs = [d for d in docs if d["purpose"] == purpose]

@@ -12,11 +12,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from wanbuild.config.catalog import CatalogModel
-from wanbuild.core.steps import schedule, split_sizes
-from wanbuild.emulator import timeline
+from wanbuild.emulator import rules, timeline
 from wanbuild.emulator.datacheck import check_zip
-from wanbuild.emulator.http import ApiError, Emulator, emulator, ok, page, paged, read_json
-from wanbuild.spec.kinds import is_video_kind
+from wanbuild.emulator.http import (
+    ApiError,
+    Emulator,
+    emulator,
+    listed,
+    ok,
+    page,
+    paged,
+    read_json,
+)
 
 
 def _model(emu: Emulator, name: str, region: str) -> CatalogModel:
@@ -102,28 +109,33 @@ async def create_job(request: Request) -> Response:
         check = check_zip(emu.store.blobs / fid, kind, "validation", None)
         failure = failure or check.failure
         val_items += [{**item, "file_id": fid} for item in check.items]
-    sizes = split_sizes(n_train, len(val_items), hp)
-    sched = schedule(is_video_kind(kind), sizes, hp)
-    per_epoch = sched.steps_per_epoch or 0
+    n_val = len(val_items) if val_ids else rules.held_back(n_train, hp)
+    n_fit = n_train if val_ids else n_train - n_val
+    total_steps, per_epoch = rules.training_steps(kind, n_fit, hp)
+    video = rules.is_video(kind)
+    if emu.profile.enforces_step_rules and failure is None:
+        _check_step_rules(kind, hp, total_steps, n_fit)
     checkpoints = [
         {
             "checkpoint": f"checkpoint-{n}",
             "number": n,
-            "step": n * per_epoch if is_video_kind(kind) else n,
+            "step": n * (per_epoch or 0) if video else n,
         }
-        for n in sched.checkpoints
+        for n in rules.checkpoint_numbers(kind, hp, total_steps)
     ]
-    if is_video_kind(kind):
+    if video:
         tokens_per_step = int(hp["batch_size"]) * int(hp["max_pixels"]) // 1024 * 5
     else:
         tokens_per_step = (model.spec.tokens_per_step or {}).get(str(hp.get("max_pixels")), 128000)
     now = emu.clock()
     minute = time.strftime("%Y%m%d%H%M", time.gmtime(now))
     job_id = f"ft-{minute}-{secrets.token_hex(2)}"
-    output = str(body.get("model_name") or f"{model.spec.name}-ft-{minute}-{job_id[-4:]}")
+    generated = f"{model.spec.name}-ft-{minute}-{job_id[-4:]}"
+    keeps = emu.profile.keeps_names
+    output = str(body.get("model_name") or generated) if keeps else generated
     doc = {
         "job_id": job_id,
-        "job_name": str(body.get("job_name") or job_id),
+        "job_name": str(body.get("job_name") or job_id) if keeps else job_id,
         "model": model.spec.name,
         "finetuned_output": output,
         "training_file_ids": train_ids,
@@ -133,15 +145,15 @@ async def create_job(request: Request) -> Response:
         "training_type": training_type,
         "kind": kind,
         "created": now,
-        "total_steps": sched.total_steps,
+        "total_steps": total_steps,
         "seconds_per_step": timeline.SECONDS_PER_STEP[kind],
         "checkpoints": checkpoints,
         "save_total_limit": hp.get("save_total_limit"),
         "tokens_per_step": tokens_per_step,
         "failure": failure,
         "fail_at_step": emu.faults.fail_job_at_step,
-        "n_train": sizes.train,
-        "validation_items": val_items or items[: sizes.validation],
+        "n_train": n_fit,
+        "validation_items": val_items or items[:n_val],
         "exports": {},
     }
     if any(
@@ -150,27 +162,46 @@ async def create_job(request: Request) -> Response:
     ):
         raise ApiError(409, "Conflict", f"The model name {output} already exists.", retry=False)
     emu.store.put("job", job_id, region, doc)
-    return ok(_job_view(doc, now))
+    return ok(_job_view(emu, doc, now))
 
 
-def _job_view(doc: dict[str, Any], now: float) -> dict[str, Any]:
+def _check_step_rules(kind: str, hp: dict[str, Any], total_steps: int, n_train: int) -> None:
+    """The Singapore reference marks both rules as required: refused at create."""
+    if not rules.is_video(kind):
+        return
+    n_epochs, every = int(hp.get("n_epochs", 0)), int(hp.get("eval_epochs") or 0)
+    if every * 10 < n_epochs:
+        raise ApiError(
+            400,
+            "InvalidParameter",
+            f"eval_epochs ({every}) must be at least n_epochs/10 ({n_epochs}/10).",
+        )
+    if total_steps < rules.MIN_VIDEO_STEPS:
+        raise ApiError(
+            400,
+            "InvalidParameter",
+            f"Total training steps n_epochs x ceil({n_train}/batch_size) = {total_steps}; "
+            f"a minimum of {rules.MIN_VIDEO_STEPS} steps is required.",
+        )
+
+
+def _job_view(emu: Emulator, doc: dict[str, Any], now: float) -> dict[str, Any]:
     state = timeline.job_state(doc, now)
+    profile = emu.profile
+    echoed = dict(doc["hyper_parameters"])
+    if not profile.echoes_max_pixels:
+        echoed.pop("max_pixels", None)
+    train_ids = doc["training_file_ids"] if profile.echoes_file_ids else []
+    val_ids = doc["validation_file_ids"] if profile.echoes_file_ids else []
     view: dict[str, Any] = {
         "job_id": doc["job_id"],
         "job_name": doc["job_name"],
         "status": state["status"],
-        "finetuned_output": doc["finetuned_output"],
         "model": doc["model"],
         "base_model": doc["model"],
-        "training_file_ids": doc["training_file_ids"],
-        "validation_file_ids": doc["validation_file_ids"],
-        "training_datasets": [
-            {"data_source_type": "file_id", "file_id": f} for f in doc["training_file_ids"]
-        ],
-        "validation_datasets": [
-            {"data_source_type": "file_id", "file_id": f} for f in doc["validation_file_ids"]
-        ],
-        "hyper_parameters": doc["hyper_parameters"],
+        "training_file_ids": train_ids,
+        "validation_file_ids": val_ids,
+        "hyper_parameters": echoed,
         "training_type": doc["training_type"],
         "create_time": timeline.stamp(doc["created"]),
         "workspace_id": "llm-emulator",
@@ -180,6 +211,15 @@ def _job_view(doc: dict[str, Any], now: float) -> dict[str, Any]:
         "group": "llm",
         "max_output_cnt": doc.get("save_total_limit") or 20,
     }
+    if profile.echoes_file_ids:
+        view["training_datasets"] = [
+            {"data_source_type": "file_id", "file_id": f} for f in train_ids
+        ]
+        view["validation_datasets"] = [
+            {"data_source_type": "file_id", "file_id": f} for f in val_ids
+        ]
+    if profile.output_before_success or state["status"] == "SUCCEEDED":
+        view["finetuned_output"] = doc["finetuned_output"]
     if state["end"] is not None:
         view["end_time"] = timeline.stamp(state["end"])
         view["usage"] = timeline.usage(doc, state["step"])
@@ -198,7 +238,7 @@ def _job(emu: Emulator, request: Request) -> dict[str, Any]:
 
 async def get_job(request: Request) -> Response:
     emu = emulator(request)
-    return ok(_job_view(_job(emu, request), emu.clock()))
+    return ok(_job_view(emu, _job(emu, request), emu.clock()))
 
 
 async def list_jobs(request: Request) -> Response:
@@ -208,10 +248,10 @@ async def list_jobs(request: Request) -> Response:
     model = request.query_params.get("model")
     docs = [
         d
-        for d in emu.store.all("job", emu.region(request))
+        for d in listed(emu, emu.store.all("job", emu.region(request)), now)
         if not d.get("deleted") and (not model or d["model"] == model)
     ][::-1]
-    return ok(paged(docs, page_no, size, "jobs", lambda d: _job_view(d, now)))
+    return ok(paged(docs, page_no, size, "jobs", lambda d: _job_view(emu, d, now)))
 
 
 async def cancel_job(request: Request) -> Response:
@@ -332,15 +372,15 @@ async def validation_details(request: Request) -> Response:
     page_no, size = page(request, 10, 100)
     items = doc["validation_items"]
     base = str(request.base_url).rstrip("/")
-    video = is_video_kind(doc["kind"])
+    video = rules.is_video(doc["kind"])
     rows = []
     for i, item in enumerate(items[(page_no - 1) * size : page_no * size], (page_no - 1) * size):
         url = f"{base}/emulator/previews/{doc['job_id']}/{name}/{i}.{'mp4' if video else 'png'}"
         row: dict[str, Any] = {"prompt": item["prompt"]}
         row["video_path" if video else "image_path"] = f"{url}?Expires={int(now) + 86400}"
-        if "first_frame" in item:
+        if "first_frame_path" in item:
             row["first_frame_path"] = (
-                f"{base}/emulator/inputs/{item['file_id']}/{item['first_frame']}"
+                f"{base}/emulator/inputs/{item['file_id']}/{item['first_frame_path']}"
             )
         rows.append(row)
     return ok({"page_no": page_no, "page_size": size, "total": len(items), "list": rows})

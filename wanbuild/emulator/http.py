@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wanbuild.config.catalog import Catalog
 from wanbuild.emulator.faults import Faults
+from wanbuild.emulator.profile import TYPICAL, Profile
 from wanbuild.emulator.store import Store
 
 API_PREFIXES = ("/api/v1", "/compatible-mode/v1")
@@ -40,9 +41,10 @@ class Emulator:
         default_region: str,
         clock: Callable[[], float],
         faults: Faults,
+        profile: Profile = TYPICAL,
     ) -> None:
         self.store, self.catalog, self.default_region = store, catalog, default_region
-        self.clock, self.faults = clock, faults
+        self.clock, self.faults, self.profile = clock, faults, profile
         self.hosts = {urlsplit(r.base_url).hostname: r.name for r in catalog.regions.values()}
 
     def region(self, request: Request) -> str:
@@ -97,6 +99,13 @@ async def read_json(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, "InvalidParameter", "The request body must be a JSON object.")
     return body
+
+
+def listed(emu: Emulator, docs: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+    """What a list call shows: under a profile with list lag, objects created less than
+    `list_lag_s` ago are not there yet (GET by id sees them at once)."""
+    lag = emu.profile.list_lag_s
+    return [d for d in docs if float(d["created"]) + lag <= now] if lag else docs
 
 
 def paged(

@@ -91,7 +91,6 @@ def desired_state(
         capacity=e.deploy.capacity,
         aigc_config=aigc,
         deploy_fp=deploy_fp,
-        deploy_suffix=deploy_fp[:8],
         tokens_estimate=tokens,
         cost_estimate_cny=cost,
         hours_estimate=None if hours is None else math.ceil(hours * 10) / 10,

@@ -1,12 +1,16 @@
 """Carry out one action of a plan against the remote, recording intents and ids in the lock.
 
-No decisions are made here. Creates are never repeated blindly: an intent is written before
-each, the returned id right after, and an ambiguous failure (the request may have been
-applied) is left to the next observation, which finds the object by its name if it exists.
+No decisions are made here. Before each create an intent is written: what is sent, when, and
+which unclaimed objects of that kind already existed (so that a lost reply is settled by what
+appeared since, never by a name the service may ignore). The id the reply carries is recorded,
+claimed for this effect and the intent dropped in one atomic write. An ambiguous failure (the
+request may have been applied) leaves the intent for the next observation to settle.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,25 +19,28 @@ from typing import Any
 from wanbuild.core.actions import Action, Kind
 from wanbuild.core.fingerprint import job_name
 from wanbuild.reconcile import crash
+from wanbuild.reconcile.claims import Claims
 from wanbuild.reconcile.lockfile import LockFile, deployment_entry, file_entry, job_entry
+from wanbuild.reconcile.observe import api_of
 from wanbuild.remote.client import Client
 from wanbuild.remote.errors import PermanentRemoteError
 from wanbuild.spec.state import Desired, Observed
 
 Say = Callable[[str], None]
+SUFFIX_TRIES = 3
 
 
 class Executor:
     def __init__(
-        self, client: Client, desired: Desired, lock: LockFile, say: Say, commit: str | None
+        self,
+        client: Client,
+        desired: Desired,
+        lock: LockFile,
+        say: Say,
+        claims: Callable[[], Claims],
     ) -> None:
-        self.client, self.desired, self.lock, self.say, self.commit = (
-            client,
-            desired,
-            lock,
-            say,
-            commit,
-        )
+        self.client, self.desired, self.lock, self.say = client, desired, lock, say
+        self.claims = claims
 
     def run(self, action: Action, observed: Observed, *, retry_failed: bool) -> None:
         handler = {
@@ -41,40 +48,57 @@ class Executor:
             Kind.TRAIN: self._train,
             Kind.EXPORT: self._export,
             Kind.DEPLOY: self._deploy,
-            Kind.SCALE: self._scale,
             Kind.UNDEPLOY: self._undeploy,
+            Kind.ADOPT: self._adopt,
         }[action.kind]
-        handler(action, observed, retry_failed)
+        handler(action, observed)
 
-    def _intent(self, key: str, what: str, **details: Any) -> None:
-        self.lock.add_intent({"key": key, "action": what, "at": _now(), **details})
+    def _intent(self, key: str, what: str, before: list[str], **details: Any) -> None:
+        self.lock.add_intent(
+            {"key": key, "action": what, "at": _now(), "before": sorted(before), **details}
+        )
 
-    def _upload(self, action: Action, observed: Observed, retry_failed: bool) -> None:
+    def _upload(self, action: Action, observed: Observed) -> None:
         z = next(z for z in self.desired.zips if z.split == action.params["split"])
-        api = "native" if self.desired.upload_api == "native" else "compatible"
-        key = f"upload:{z.split}:{self.desired.dataset_fp[:16]}"
-        self._intent(key, "upload", file=z.upload_name)
+        api = api_of(self.desired)
+        md5 = _md5(Path(z.path))
+        claims = self.claims()
+        before = [
+            f.file_id
+            for f in self.client.list_files(api=api)
+            if f.file_id not in claims and f.size == z.size
+        ]
+        key = f"upload:{z.split}"
+        self._intent(
+            key,
+            "upload",
+            before,
+            split=z.split,
+            dataset_fingerprint=self.desired.dataset_fp,
+            file=z.upload_name,
+            size=z.size,
+            md5=md5,
+        )
         self.say(f"uploading {z.path} ({z.size / 1_048_576:.2f} MB) as {z.upload_name}")
         upload_path = Path(z.path).with_name(z.upload_name)
         _link(Path(z.path), upload_path)
         try:
-            f = self.client.upload_file(
-                upload_path,
-                api=api,  # type: ignore[arg-type]
-                description=z.description,
-            )
+            f = self.client.upload_file(upload_path, api=api, description=z.description)
         finally:
             upload_path.unlink(missing_ok=True)
-        dataset = self.lock.entry().get("dataset") or {}
-        files = (
-            dict(dataset.get("files") or {})
-            if dataset.get("fingerprint") == self.desired.dataset_fp
-            else {}
-        )
-        files[z.split] = file_entry(z, f.file_id)
-        self.lock.update(dataset={"fingerprint": self.desired.dataset_fp, "files": files})
-        self.lock.clear_intent(key)
+        self._record_file(z.split, self.desired.dataset_fp, f.file_id, key)
         crash.point("after_upload")
+
+    def _record_file(self, split: str, dataset_fp: str, file_id: str, key: str | None) -> None:
+        changes: dict[str, Any] = {}
+        if dataset_fp == self.desired.dataset_fp:
+            z = next(z for z in self.desired.zips if z.split == split)
+            dataset = self.lock.entry().get("dataset") or {}
+            same = dataset.get("fingerprint") == dataset_fp
+            files = dict(dataset.get("files") or {}) if same else {}
+            files[split] = file_entry(z, file_id)
+            changes["dataset"] = {"fingerprint": dataset_fp, "files": files}
+        self.lock.settle(key, ("files", file_id), **changes)
 
     def _file_ids(self, observed: Observed) -> dict[str, str]:
         ids = {s: f.file_id for s, f in observed.files.items()}
@@ -84,23 +108,26 @@ class Executor:
                 ids.setdefault(split, f["file_id"])
         return ids
 
-    def _train(self, action: Action, observed: Observed, retry_failed: bool) -> None:
+    def _train(self, action: Action, observed: Observed) -> None:
         d = self.desired
         ids = self._file_ids(observed)
+        recorded = self.lock.entry().get("job") or {}
         attempt = 1
         if observed.job is not None:  # a failed or cancelled attempt is being retried
-            taken = {observed.job.job_name, *(j.job_name for j in observed.failed_jobs)}
-            attempt = 2
-            while job_name(d.effect, d.job_fp, attempt) in taken:
-                attempt += 1
+            attempt = int(recorded.get("attempt") or 1) + 1
         name = job_name(d.effect, d.job_fp, attempt)
-        key = f"train:{name}"
+        claims = self.claims()
+        before = [j.job_id for j in self.client.iter_jobs(model=d.model) if j.job_id not in claims]
         self._intent(
-            key,
+            "train",
             "create_job",
+            before,
             job_name=name,
             job_fingerprint=d.job_fp,
+            model=d.model,
             training_file_ids=[ids["train"]],
+            hyper_parameters=d.hyper_parameters,
+            attempt=attempt,
         )
         crash.point("before_create_job")
         self.say(f"creating training job {name} on {d.model} ({d.steps_text})")
@@ -114,61 +141,180 @@ class Executor:
             model_name=name,
         )
         crash.point("after_create_job")
-        self.lock.update(
-            job=job_entry(
-                d,
-                job_id=job.job_id,
-                job_name=name,
-                finetuned_output=job.finetuned_output,
-                status=job.status,
-                attempt=attempt,
-                created=_now(),
-            )
+        self._record_job(
+            job.job_id,
+            job.job_name or job.job_id,
+            job.finetuned_output,
+            job.status,
+            d.job_fp,
+            d.hyper_parameters,
+            attempt,
+            "train",
         )
-        self.lock.clear_intent(key)
         self.say(f"job {job.job_id} created ({job.status})")
 
-    def _export(self, action: Action, observed: Observed, retry_failed: bool) -> None:
+    def _record_job(
+        self,
+        job_id: str,
+        name: str,
+        output: str | None,
+        status: str,
+        fingerprint: str,
+        hyper_parameters: dict[str, Any],
+        attempt: int,
+        key: str | None,
+    ) -> None:
+        entry = job_entry(
+            self.desired,
+            job_id=job_id,
+            job_name=name,
+            finetuned_output=output,
+            status=status,
+            attempt=attempt,
+            created=_now(),
+        )
+        entry.update(fingerprint=fingerprint, hyper_parameters=hyper_parameters)
+        self.lock.settle(key, ("jobs", job_id), job=entry)
+
+    def _export(self, action: Action, observed: Observed) -> None:
         job = observed.job
         assert job is not None
         display_name = f"{job.finetuned_output}-{action.target}"
         self.say(f"exporting {action.target} of {job.job_id}")
         self.client.export_checkpoint(job.job_id, action.target, display_name)
 
-    def _deploy(self, action: Action, observed: Observed, retry_failed: bool) -> None:
+    def _deploy(self, action: Action, observed: Observed) -> None:
         d = self.desired
         model = action.params["model_name"]
-        key = f"deploy:{action.target}"
-        self._intent(key, "create_deployment", deployed_model=action.target)
-        self.say(f"deploying {model} as {action.target}")
-        try:
-            dep = self.client.create_deployment(
-                model, capacity=d.capacity, aigc_config=d.aigc_config, suffix=d.deploy_suffix
+        for _ in range(SUFFIX_TRIES):
+            # A fresh suffix per create: the service may keep a used suffix reserved forever,
+            # and the name it returns, whatever it is, is the deployment's identity.
+            suffix = secrets.token_hex(4)
+            claims = self.claims()
+            before = [
+                x.deployed_model
+                for x in self.client.iter_deployments()
+                if x.model_name == model and x.deployed_model not in claims
+            ]
+            self._intent(
+                "deploy",
+                "create_deployment",
+                before,
+                deploy_fingerprint=d.deploy_fp,
+                model_name=model,
+                suffix=suffix,
+                aigc_config=d.aigc_config,
             )
-            name = dep.deployed_model
-        except PermanentRemoteError as e:
-            if e.status != 409:
-                raise
-            name = action.target  # created by an earlier run that did not record it
-        crash.point("after_deploy")
-        self.lock.update(
-            deployment=deployment_entry(
-                d, deployed_model=name, model_name=model, capacity=d.capacity
-            )
+            self.say(f"deploying {model}")
+            try:
+                dep = self.client.create_deployment(
+                    model, capacity=d.capacity, aigc_config=d.aigc_config, suffix=suffix
+                )
+            except PermanentRemoteError as e:
+                if e.status != 409:
+                    raise
+                self.lock.clear_intent("deploy")  # refused: nothing was created
+                self.say(f"suffix {suffix} refused ({e.code}); trying another")
+                continue
+            crash.point("after_deploy")
+            self._record_deployment(dep.deployed_model, model, d.deploy_fp, "deploy")
+            self.say(f"deployment {dep.deployed_model} created ({dep.status})")
+            return
+        raise PermanentRemoteError(f"deploying {model}: {SUFFIX_TRIES} suffixes refused (409)")
+
+    def _record_deployment(
+        self, deployed_model: str, model: str, fingerprint: str, key: str | None
+    ) -> None:
+        entry = self.lock.entry()
+        previous = (entry.get("deployment") or {}).get("deployed_model")
+        retiring = list(entry.get("retiring") or ())
+        if previous and previous != deployed_model and previous not in retiring:
+            retiring.append(previous)
+        new = deployment_entry(
+            self.desired, deployed_model=deployed_model, model_name=model, capacity=None
         )
-        self.lock.clear_intent(key)
+        new["fingerprint"] = fingerprint
+        self.lock.settle(
+            key, ("deployments", deployed_model), deployment=new, retiring=retiring or None
+        )
 
-    def _scale(self, action: Action, observed: Observed, retry_failed: bool) -> None:
-        self.say(f"scaling {action.target} to capacity {self.desired.capacity}")
-        self.client.scale_deployment(action.target, self.desired.capacity)
-
-    def _undeploy(self, action: Action, observed: Observed, retry_failed: bool) -> None:
+    def _undeploy(self, action: Action, observed: Observed) -> None:
         self.say(f"undeploying {action.target} ({action.detail})")
         try:
             self.client.delete_deployment(action.target)
         except PermanentRemoteError as e:
             if e.status != 404:
                 raise
+        retiring = [r for r in self.lock.entry().get("retiring") or () if r != action.target]
+        self.lock.update(retiring=retiring or None)
+
+    def _adopt(self, action: Action, observed: Observed) -> None:
+        adopt(self, action.target, intent_key=_key_of(action))
+        self.say(f"adopted {action.target} ({action.detail})")
+
+
+def _key_of(action: Action) -> str:
+    what = action.params.get("action")
+    if what == "upload":
+        return f"upload:{action.params.get('split')}"
+    return "train" if what == "create_job" else "deploy"
+
+
+def adopt(executor: Executor, remote_id: str, *, intent_key: str | None) -> str:
+    """Record `remote_id` as this effect's, settling the pending create `intent_key` (or, with
+    None, the pending create of its kind, if any). Returns what it was: file, job, deployment.
+    Refuses an object another effect's lock claims, or a job on another base model."""
+    from wanbuild.errors import WanbuildError
+    from wanbuild.reconcile.observe import fetch
+
+    owner = executor.claims().owner(remote_id)
+    lock, d, client = executor.lock, executor.desired, executor.client
+    if owner is not None and Path(owner).resolve() != lock.path.parent.resolve():
+        raise WanbuildError(f"{remote_id} belongs to the effect in {owner}; not adopted")
+    intents = {i.get("key"): i for i in lock.entry().get("intents", [])}
+    job = fetch(client.get_job, remote_id) if remote_id.startswith("ft-") else None
+    if job is not None:
+        if job.model not in (None, d.model):
+            raise WanbuildError(f"{remote_id} trains {job.model}, not {d.model}; not adopted")
+        intent = intents.get(intent_key or "train") or {}
+        executor._record_job(
+            job.job_id,
+            job.job_name or job.job_id,
+            job.finetuned_output,
+            job.status,
+            str(intent.get("job_fingerprint") or d.job_fp),
+            dict(intent.get("hyper_parameters") or d.hyper_parameters),
+            int(intent.get("attempt") or 1),
+            (intent_key or "train") if intent else None,
+        )
+        return "job"
+    dep = fetch(client.get_deployment, remote_id)
+    if dep is not None:
+        intent = intents.get(intent_key or "deploy") or {}
+        executor._record_deployment(
+            dep.deployed_model,
+            dep.model_name or str(intent.get("model_name")),
+            str(intent.get("deploy_fingerprint") or d.deploy_fp),
+            (intent_key or "deploy") if intent else None,
+        )
+        return "deployment"
+    f = fetch(client.get_file, remote_id, api=api_of(d))
+    if f is not None:
+        key = intent_key or next((k for k in intents if str(k).startswith("upload:")), None)
+        intent = intents.get(key) or {}
+        split = str(intent.get("split") or "train")
+        fp = str(intent.get("dataset_fingerprint") or d.dataset_fp)
+        executor._record_file(split, fp, f.file_id, key if intent else None)
+        return "file"
+    raise WanbuildError(f"{remote_id}: no such job, deployment or file on the service")
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _link(src: Path, dst: Path) -> None:

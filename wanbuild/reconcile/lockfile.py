@@ -58,8 +58,25 @@ class LockFile:
         self.update(intents=[*intents, intent])
 
     def clear_intent(self, key: str) -> None:
-        intents = [i for i in self.entry().get("intents", []) if i.get("key") != key]
-        self.update(intents=intents or None)
+        self.update(intents=self._without(self.entry(), key) or None)
+
+    def settle(self, key: str | None, claim: tuple[str, str] | None, **changes: Any) -> None:
+        """In one atomic write: record `changes`, claim (kind, id) for this effect, and drop
+        the intent `key`, so that no crash leaves an id recorded but its intent open."""
+        entry = self.entry()
+        if claim is not None:
+            kind, rid = claim
+            claims = {k: list(v) for k, v in (entry.get("claims") or {}).items()}
+            if rid not in claims.setdefault(kind, []):
+                claims[kind].append(rid)
+            changes["claims"] = claims
+        if key is not None:
+            changes["intents"] = self._without(entry, key) or None
+        self.update(**changes)
+
+    @staticmethod
+    def _without(entry: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        return [i for i in entry.get("intents", []) if i.get("key") != key]
 
     def record(self) -> LockRecord:
         e = self.entry()

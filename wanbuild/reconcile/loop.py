@@ -19,6 +19,7 @@ from typing import Any, Literal
 from wanbuild.core.actions import CHANGES, Action, EffectPlan, Kind, Reason
 from wanbuild.core.plan import plan
 from wanbuild.reconcile import crash
+from wanbuild.reconcile.claims import Claims
 from wanbuild.reconcile.execute import Executor
 from wanbuild.reconcile.lockfile import LockFile, deployment_entry, file_entry, job_entry
 from wanbuild.reconcile.observe import observe
@@ -56,14 +57,15 @@ def converge(
     poll: float,
     hooks: Hooks,
     commit: str | None,
+    claims: Callable[[], Claims],
 ) -> Outcome:
     lock = LockFile(effect_dir, desired.effect, desired.target)
-    executor = Executor(client, desired, lock, hooks.say, commit)
+    executor = Executor(client, desired, lock, hooks.say, claims)
     temporary = 0
     retry = retry_failed
     while True:
         try:
-            observed = observe(client, desired, lock.record())
+            observed = observe(client, desired, lock, claims)
         except TemporaryRemoteError as e:
             temporary += 1
             if temporary > MAX_TEMPORARY:
@@ -193,8 +195,6 @@ def record_lineage(
             capacity=dep.capacity,
             status=dep.status,
         )
-    intents = [i for i in before.get("intents", []) if not _resolved(i, observed)]
-    changes["intents"] = intents or None
     if applied:
         changes["applied"] = {
             "commit": commit,
@@ -208,15 +208,3 @@ def record_lineage(
             return
     if any(before.get(k) != v for k, v in changes.items()):
         lock.update(**changes)
-
-
-def _resolved(intent: dict[str, Any], observed: Observed) -> bool:
-    key = str(intent.get("key", ""))
-    if key.startswith("train:"):
-        return observed.job is not None and observed.job.job_name == key.removeprefix("train:")
-    if key.startswith("upload:"):
-        return key.split(":")[1] in observed.files
-    if key.startswith("deploy:"):
-        dep = observed.deployment
-        return dep is not None and dep.deployed_model == key.removeprefix("deploy:")
-    return False

@@ -1,103 +1,200 @@
-"""Read the remote for one effect: its uploads, jobs, checkpoints and deployments.
+"""Read the remote for one effect: what its wanbuild.lock records, looked up by id.
 
-Objects are recognised by what wanbuild put in them, so a lost or stale wanbuild.lock loses
-nothing: uploads by file name (or description) carrying the dataset fingerprint; jobs by the
-job name derived from the job fingerprint, or by training files + model + hyperparameters;
-deployments by the model they serve.
+The ids that create calls returned are the identity of remote objects; names wanbuild sends
+(file names, job_name, model_name, suffix) are hints the service may ignore, so nothing is
+recognised by a name. Two things need a listing: a create whose reply never reached the lock
+(pending: its candidates are the objects no lock claims that appeared since, and that nothing
+the service echoes contradicts), and a lock that records nothing while the service holds
+objects named like this effect's (lookalikes, reported and never adopted on a name alone).
 """
 
 from __future__ import annotations
 
+import calendar
 import re
+import time
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
-from wanbuild.core import fingerprint as fp
+from wanbuild.reconcile.claims import Claims
+from wanbuild.reconcile.lockfile import LockFile
 from wanbuild.remote.client import Client
-from wanbuild.remote.models import FineTuneJob
+from wanbuild.remote.errors import PermanentRemoteError
+from wanbuild.remote.models import Deployment, FineTuneJob
 from wanbuild.spec.state import (
     Desired,
-    LockRecord,
     Observed,
     ObservedCheckpoint,
     ObservedDeployment,
     ObservedFile,
     ObservedJob,
+    Pending,
 )
 
 _STEP = re.compile(r"step (\d+)/(\d+)")
+T = TypeVar("T")
+Api = Literal["native", "compatible"]
 
 
-def observe(client: Client, desired: Desired, lock: LockRecord) -> Observed:
-    api = "native" if desired.upload_api == "native" else "compatible"
-    remote_files = client.list_files(api=api)  # type: ignore[arg-type]
+def api_of(desired: Desired) -> Api:
+    return "native" if desired.upload_api == "native" else "compatible"
+
+
+def fetch(get: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """GET by id; None when the service says the object does not exist (404, or the files
+    API's 400 "File not found")."""
+    try:
+        return get(*args, **kwargs)
+    except PermanentRemoteError as e:
+        if e.status == 404 or (e.status == 400 and "not found" in str(e).lower()):
+            return None
+        raise
+
+
+def observe(
+    client: Client,
+    desired: Desired,
+    lock: LockFile,
+    claims: Callable[[], Claims],
+    *,
+    now: Callable[[], float] = time.time,
+) -> Observed:
+    entry = lock.entry()
+    record = lock.record()
+    api = api_of(desired)
+
     files: dict[str, ObservedFile] = {}
-    for z in desired.zips:
-        for f in remote_files:
-            if f.name == z.upload_name or (f.description or "") == z.description:
-                files[z.split] = ObservedFile(f.file_id, f.name, z.split)
-                break
-    jobs = list(client.iter_jobs(model=desired.model))
-    prefix = f"wb-{fp.slug(desired.effect)}-"
-    base = fp.job_name(desired.effect, desired.job_fp)
-    wanted = [j for j in jobs if _attempt(j, base) is not None or _same_request(j, desired, files)]
-    mine = [
-        j
-        for j in jobs
-        if (j.job_name or "").startswith(prefix)
-        or (j.finetuned_output or "").startswith(prefix)
-        or j in wanted
-    ]
-    wanted.sort(key=lambda j: (_attempt(j, base) or 0, j.create_time or ""))
-    job = _observed_job(client, wanted[-1]) if wanted else None
+    dataset = entry.get("dataset") or {}
+    if dataset.get("fingerprint") == desired.dataset_fp:
+        for split, f in sorted((dataset.get("files") or {}).items()):
+            remote = fetch(client.get_file, f["file_id"], api=api)
+            if remote is not None:
+                files[split] = ObservedFile(remote.file_id, remote.name, split)
+
+    job = None
+    recorded_job = entry.get("job") or {}
+    if recorded_job.get("fingerprint") == desired.job_fp and recorded_job.get("job_id"):
+        remote_job = fetch(client.get_job, recorded_job["job_id"])
+        if remote_job is not None:
+            job = _observed_job(client, remote_job)
+
     checkpoints: tuple[ObservedCheckpoint, ...] = ()
     if job is not None and job.status == "SUCCEEDED" and desired.checkpoint:
         checkpoints = tuple(
             ObservedCheckpoint(c.checkpoint, c.status, c.model_name)
             for c in client.list_checkpoints(job.job_id)
         )
-    served = {j.finetuned_output for j in mine if j.finetuned_output}
+
     deployment = None
-    others = []
-    model = _model_to_deploy(desired, job, checkpoints)
-    expected = f"{model}-{desired.deploy_suffix}" if model else None
-    for d in client.iter_deployments():
-        od = ObservedDeployment(
-            d.deployed_model, d.model_name or "", d.status, d.capacity, d.aigc_config
-        )
-        if d.deployed_model == expected:
+    others: list[ObservedDeployment] = []
+    recorded_dep = entry.get("deployment") or {}
+    names = [recorded_dep.get("deployed_model"), *(entry.get("retiring") or ())]
+    for i, name in enumerate(n for n in names if n):
+        remote_dep = fetch(client.get_deployment, name)
+        if remote_dep is None:
+            continue
+        od = _observed_deployment(remote_dep)
+        if i == 0 and recorded_dep.get("fingerprint") == desired.deploy_fp:
             deployment = od
-        elif any((d.model_name or "").startswith(m) for m in served) or (
-            lock.deployed_model and d.deployed_model == lock.deployed_model
-        ):
+        else:
             others.append(od)
-    return Observed(
-        files,
-        job,
-        checkpoints,
-        deployment,
-        tuple(others),
-        lock,
-        tuple(_observed_job(None, j) for j in wanted[:-1]),
+
+    pending = tuple(
+        _pending(client, desired, intent, claims(), now(), api) for intent in record.intents
+    )
+    lookalikes: tuple[str, ...] = ()
+    if job is None and not record.job_id and not pending:
+        lookalikes = _job_lookalikes(client, desired, claims())
+    elif deployment is None and not record.deployed_model and not pending:
+        model = _model_to_deploy(desired, job, checkpoints)
+        if model is not None:
+            lookalikes = tuple(
+                d.deployed_model
+                for d in client.iter_deployments()
+                if d.model_name == model and d.deployed_model not in claims()
+            )
+    return Observed(files, job, checkpoints, deployment, tuple(others), record, pending, lookalikes)
+
+
+def _pending(
+    client: Client,
+    desired: Desired,
+    intent: dict[str, Any],
+    claims: Claims,
+    now: float,
+    api: Api,
+) -> Pending:
+    action = str(intent.get("action"))
+    before = set(intent.get("before") or ())
+    candidates: list[str] = []
+    if action == "upload":
+        for f in client.list_files(api=api):
+            md5 = getattr(f, "md5", None)
+            if (
+                f.file_id not in claims
+                and f.file_id not in before
+                and f.size == intent.get("size")
+                and (md5 is None or md5 == intent.get("md5"))
+            ):
+                candidates.append(f.file_id)
+    elif action == "create_job":
+        for j in client.iter_jobs(model=str(intent.get("model") or desired.model)):
+            if j.job_id not in claims and j.job_id not in before and _could_be(j, intent):
+                candidates.append(j.job_id)
+    elif action == "create_deployment":
+        for d in client.iter_deployments():
+            if (
+                d.deployed_model not in claims
+                and d.deployed_model not in before
+                and d.model_name == intent.get("model_name")
+                and (d.aigc_config is None or d.aigc_config == intent.get("aigc_config"))
+            ):
+                candidates.append(d.deployed_model)
+    at = str(intent.get("at", ""))
+    return Pending(
+        key=str(intent.get("key")),
+        action=action,
+        at=at,
+        candidates=tuple(candidates),
+        settled=now - _epoch(at) >= client.settle_s,
+        split=intent.get("split"),
     )
 
 
-def _attempt(job: FineTuneJob, base: str) -> int | None:
-    for name in (job.job_name or "", job.finetuned_output or ""):
-        if name == base:
-            return 1
-        if name.startswith(f"{base}-r") and name[len(base) + 2 :].isdigit():
-            return int(name[len(base) + 2 :])
-    return None
+def _could_be(job: FineTuneJob, intent: dict[str, Any]) -> bool:
+    """Nothing the service echoes about `job` contradicts what the lost create sent. Echoes
+    are optional (file ids may be [], hyperparameters partial), so absence proves nothing."""
+    sent_files = intent.get("training_file_ids") or []
+    if job.training_file_ids and list(job.training_file_ids) != list(sent_files):
+        return False
+    sent_hp = intent.get("hyper_parameters") or {}
+    for key, value in job.hyper_parameters.items():
+        if key in sent_hp and not _same(value, sent_hp[key]):
+            return False
+    return True
 
 
-def _same_request(job: FineTuneJob, desired: Desired, files: dict[str, ObservedFile]) -> bool:
-    """A job matching by content when the service ignored our job name."""
-    train = files.get("train")
-    return (
-        train is not None
-        and job.training_file_ids == [train.file_id]
-        and job.model == desired.model
-        and job.hyper_parameters == desired.hyper_parameters
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return abs(float(a) - float(b)) <= 1e-9 * max(abs(float(a)), abs(float(b)), 1.0)
+    return bool(a == b)
+
+
+def _job_lookalikes(client: Client, desired: Desired, claims: Claims) -> tuple[str, ...]:
+    """Unclaimed jobs whose echoed name is the one this effect sends for this fingerprint."""
+    return tuple(
+        j.job_id
+        for j in client.iter_jobs(model=desired.model)
+        if j.job_id not in claims
+        and any((n or "").startswith(desired.job_name) for n in (j.job_name, j.finetuned_output))
     )
+
+
+def _epoch(stamp: str) -> float:
+    try:
+        return float(calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")))
+    except ValueError:
+        return 0.0
 
 
 def _observed_job(client: Client | None, j: FineTuneJob) -> ObservedJob:
@@ -119,6 +216,12 @@ def _observed_job(client: Client | None, j: FineTuneJob) -> ObservedJob:
         j.message,
         j.code,
         step,
+    )
+
+
+def _observed_deployment(d: Deployment) -> ObservedDeployment:
+    return ObservedDeployment(
+        d.deployed_model, d.model_name or "", d.status, d.capacity, d.aigc_config
     )
 
 

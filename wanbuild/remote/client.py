@@ -88,6 +88,8 @@ class Client:
         max_backoff: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        settle_s: float = 120.0,
+        on_retry: Callable[[str], None] | None = None,
     ) -> None:
         headers = {"X-DashScope-WorkSpace": workspace} if workspace else {}
         self._http = httpx.Client(
@@ -99,7 +101,9 @@ class Client:
         )
         self.base_url = base_url
         self.max_retries, self.backoff, self.max_backoff = max_retries, backoff, max_backoff
-        self._sleep, self._jitter = sleep, jitter
+        self._sleep, self._jitter, self._on_retry = sleep, jitter, on_retry
+        # How long a create whose reply was lost may take to appear in list calls.
+        self.settle_s = settle_s
         self.retries = 0  # how many retries this client has made (for reports and tests)
 
     def __repr__(self) -> str:
@@ -131,11 +135,14 @@ class Client:
                 response = self._http.request(method, path, **kw)
             except _NOT_SENT as e:
                 error: TemporaryRemoteError = TemporaryRemoteError(
-                    f"{method} {path}: cannot reach the service ({type(e).__name__})"
+                    f"{method} {path}: cannot reach the service ({type(e).__name__})",
+                    reason=f"cannot reach {self.base_url} ({type(e).__name__})",
                 )
             except _LOST as e:
                 error = TemporaryRemoteError(
-                    f"{method} {path}: no complete response ({type(e).__name__})", ambiguous=create
+                    f"{method} {path}: no complete response ({type(e).__name__})",
+                    ambiguous=create,
+                    reason=f"no complete response ({type(e).__name__})",
                 )
                 if create:
                     raise error from None
@@ -151,7 +158,13 @@ class Client:
             if attempt >= self.max_retries:
                 raise error
             delay = min(self.max_backoff, self.backoff * 2**attempt) * (0.5 + self._jitter() / 2)
-            self._sleep(max(delay, error.retry_after or 0.0))
+            delay = max(delay, error.retry_after or 0.0)
+            if self._on_retry is not None:
+                self._on_retry(
+                    f"retrying {method} {path} (attempt {attempt + 2}/{self.max_retries + 1}) "
+                    f"in {delay:.1f} s: {error.reason}"
+                )
+            self._sleep(delay)
             attempt += 1
             self.retries += 1
             if rewind is not None:
@@ -183,10 +196,16 @@ class Client:
                 code=code,
                 request_id=rid,
                 retry_after=float(retry_after) if retry_after else None,
+                reason=f"{status} {code}",
             )
         if status >= 500 or status == 408:
             return TemporaryRemoteError(
-                text, status=status, code=code, request_id=rid, ambiguous=create
+                text,
+                status=status,
+                code=code,
+                request_id=rid,
+                ambiguous=create,
+                reason=f"{status} {code}",
             )
         return PermanentRemoteError(text, status=status, code=code, request_id=rid)
 

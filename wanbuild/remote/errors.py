@@ -33,10 +33,12 @@ class TemporaryRemoteError(RemoteError):
         *,
         ambiguous: bool = False,
         retry_after: float | None = None,
+        reason: str = "",
         **kw: object,
     ) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.ambiguous, self.retry_after = ambiguous, retry_after
+        self.reason = reason or message
 
 
 class PermanentRemoteError(RemoteError):

@@ -70,6 +70,7 @@ class Backend(_Strict):
     name: Literal["emulator", "dashscope"]
     state_dir: str | None = None
     time_scale: float | None = None
+    profile: str | None = None
     base_url: str | None = None
     workspace: str | None = None
 

@@ -41,7 +41,6 @@ class Desired:
     capacity: int
     aigc_config: dict[str, Any] | None
     deploy_fp: str
-    deploy_suffix: str
     tokens_estimate: int | None = None
     cost_estimate_cny: float | None = None
     hours_estimate: float | None = None
@@ -100,11 +99,27 @@ class LockRecord:
 
 
 @dataclass(frozen=True)
+class Pending:
+    """A create whose reply never reached wanbuild.lock (a crash, a lost response): the object
+    may or may not exist. Candidates are the remote objects it could be."""
+
+    key: str
+    action: str  # "upload", "create_job" or "create_deployment"
+    at: str
+    candidates: tuple[str, ...]
+    settled: bool  # long enough ago that the service's lists must show it if it exists
+    split: str | None = None
+
+
+@dataclass(frozen=True)
 class Observed:
-    files: dict[str, ObservedFile]  # by split, only those carrying the desired fingerprint
-    job: ObservedJob | None  # the job for the desired job fingerprint
+    files: dict[str, ObservedFile]  # by split: the recorded uploads of the desired dataset
+    job: ObservedJob | None  # the recorded job of the desired job fingerprint
     checkpoints: tuple[ObservedCheckpoint, ...]
-    deployment: ObservedDeployment | None  # the desired deployment name
-    others: tuple[ObservedDeployment, ...]  # this effect's other deployments (older versions)
+    deployment: ObservedDeployment | None  # the recorded deployment of the desired config
+    others: tuple[ObservedDeployment, ...]  # this effect's other live deployments (to retire)
     lock: LockRecord
-    failed_jobs: tuple[ObservedJob, ...] = ()  # earlier attempts for this fingerprint
+    pending: tuple[Pending, ...] = ()
+    # Remote objects no lock claims that look like this effect's (a lost or reverted lock):
+    # never adopted on a name alone; the plan stops and says how to adopt them.
+    lookalikes: tuple[str, ...] = ()

@@ -1,0 +1,68 @@
+"""Which effect owns which remote object: every id any wanbuild.lock of the project records.
+
+An object is attributable to exactly one effect, the one whose lock claims it. A create whose
+reply was lost is settled only with an object no lock claims, so one effect can never adopt
+another's upload, job or deployment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wanbuild.errors import WanbuildError
+from wanbuild.reconcile.lockfile import LOCK_NAME
+
+
+@dataclass(frozen=True)
+class Claims:
+    owners: dict[str, str] = field(default_factory=dict)  # remote id -> effect directory
+
+    def owner(self, remote_id: str) -> str | None:
+        return self.owners.get(remote_id)
+
+    def __contains__(self, remote_id: object) -> bool:
+        return remote_id in self.owners
+
+
+def claimed_ids(entry: dict[str, Any]) -> set[str]:
+    """Every remote id one target entry of a lock names."""
+    ids: set[str] = set()
+    for values in (entry.get("claims") or {}).values():
+        ids.update(str(v) for v in values)
+    for f in ((entry.get("dataset") or {}).get("files") or {}).values():
+        ids.add(str(f.get("file_id")))
+    ids.add(str((entry.get("job") or {}).get("job_id")))
+    ids.add(str((entry.get("deployment") or {}).get("deployed_model")))
+    ids.update(str(d) for d in entry.get("retiring") or ())
+    ids.discard("None")
+    return ids
+
+
+def read_claims(effect_dirs: Iterable[Path]) -> Claims:
+    owners: dict[str, str] = {}
+    for d in effect_dirs:
+        path = d / LOCK_NAME
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            continue
+        except ValueError:
+            raise WanbuildError(
+                f"{path}: not valid JSON, so what it owns on the service is unknown; "
+                "restore it from git before applying any effect"
+            ) from None
+        for entry in (doc.get("targets") or {}).values():
+            for rid in claimed_ids(entry):
+                owners.setdefault(rid, str(d))
+    return Claims(owners)
+
+
+def project_effect_dirs(project: Path, extra: Iterable[Path] = ()) -> list[Path]:
+    """The effect directories whose locks can claim objects: effects/* plus any named."""
+    found = {p.parent.resolve() for p in (project / "effects").glob(f"*/{LOCK_NAME}")}
+    found.update(Path(d).resolve() for d in extra)
+    return sorted(found)
