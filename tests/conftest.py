@@ -43,3 +43,15 @@ def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
         return Run(code, captured.out, captured.err)
 
     return invoke
+
+
+PROFILES = ["typical", "documented-minimum"]
+
+
+@pytest.fixture(params=PROFILES)
+def profile(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The emulator profile a test runs under: the docs' examples, or their least helpful
+    reading. Every guarantee of apply is tested under both."""
+    name = str(request.param)
+    monkeypatch.setenv("WANBUILD_EMULATOR_PROFILE", name)
+    return name

@@ -118,6 +118,8 @@ def census(root: Path, time_scale: float = 1e7) -> dict[str, int]:
 
 
 def apply_env(time_scale: str, **extra: str) -> dict[str, str]:
-    """The environment for an apply subprocess: no inherited WANBUILD_* settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WANBUILD_")}
+    """The environment for an apply subprocess: no inherited WANBUILD_* settings but the
+    emulator profile the test runs under."""
+    keep = {"WANBUILD_EMULATOR_PROFILE"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANBUILD_") or k in keep}
     return {**env, "WANBUILD_EMULATOR_TIME_SCALE": time_scale, **extra}

@@ -257,7 +257,7 @@ def test_objects_named_like_ours_but_unrecorded_stop_the_plan() -> None:
     o = observed(files={}, job=None, deployment=None, lock=NEW, lookalikes=("ft-7",))
     p = plan(D, o)
     assert p.actions[-1].kind is Kind.BLOCKED
-    assert "`wanbuild adopt fx ID`" in p.actions[-1].detail
+    assert "`wanbuild adopt fx JOB_ID`" in p.actions[-1].detail
     lock = replace(LOCK, deploy_fp=None, deployed_model=None)
     p = plan(D, observed(deployment=None, lock=lock, lookalikes=("wan2.2-i2v-flash-1",)))
     assert p.actions[-1].kind is Kind.BLOCKED

@@ -60,7 +60,9 @@ def apply_command(
             file=out,
             flush=True,
         )
-        nothing = not any(p.changes or any(a.kind is Kind.WAIT for a in p.actions) for p in plans)
+        nothing = not any(
+            p.changes or any(a.kind in (Kind.WAIT, Kind.BLOCKED) for a in p.actions) for p in plans
+        )
         if nothing:
             print("Nothing to do: every effect matches the remote.", file=out)
         elif session.real and not yes and not _confirm(out):

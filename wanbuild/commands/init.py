@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import string
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from wanbuild.config.catalog import load_catalog
 from wanbuild.config.load import display, find_conf_dir
+from wanbuild.core.names import effect_name_problem
+from wanbuild.core.steps import min_epochs_for, schedule, split_sizes
 from wanbuild.errors import EXIT_OK, ConfigError
 from wanbuild.preflight import is_english_word
+from wanbuild.spec.effect import ModelSpec
 from wanbuild.spec.kinds import is_video_kind
 from wanbuild.versioning.pipeline import add_build_stage, find_pipeline
 
@@ -45,6 +49,9 @@ def init(
     trigger: str | None,
     out: TextIO,
 ) -> int:
+    problem = effect_name_problem(path.resolve().name)
+    if problem:
+        raise ConfigError(f"{display(path)}: the effect name {problem}")
     if path.exists() and any(path.iterdir()):
         raise ConfigError(f"{display(path)}: already exists and is not empty")
     catalog = load_catalog(find_conf_dir(path.parent if path.parent.exists() else Path.cwd()))
@@ -60,9 +67,10 @@ def init(
         raise ConfigError(f"--kind {kind}: {model} trains {', '.join(spec.kinds)}")
     limits = spec.limits[region]
     count = limits.min_samples or limits.recommended_samples
-    hp: dict[str, str] = dict(KIND_HYPER_PARAMETERS.get(kind, {}))
+    hp: dict[str, object] = dict(KIND_HYPER_PARAMETERS.get(kind, {}))
     if spec.kind_parameter and kind != spec.kinds[0]:
         hp = {spec.kind_parameter: kind, **hp}
+    hp.update(_epochs_for_the_floor(catalog.models[model].defaults, kind, count, spec))
     path.mkdir(parents=True, exist_ok=True)
     (path / "media").mkdir(exist_ok=True)
     (path / "effect.yaml").write_text(
@@ -85,7 +93,23 @@ def init(
     return EXIT_OK
 
 
-def _effect_yaml(model: str, region: str, kind: str, trigger: str, hp: dict[str, str]) -> str:
+def _epochs_for_the_floor(
+    defaults: dict[str, Any], kind: str, count: int, spec: ModelSpec
+) -> dict[str, int]:
+    """Video: n_epochs (and eval_epochs, which must stay >= n_epochs/10) that reach the step
+    floor with the scaffold's own sample count, so the scaffold validates as written."""
+    if not is_video_kind(kind):
+        return {}
+    sizes = split_sizes(count, 0, defaults)
+    sched = schedule(True, sizes, defaults)
+    if sched.total_steps >= spec.min_total_steps or not sched.steps_per_epoch:
+        return {}
+    epochs = min_epochs_for(spec.min_total_steps, sched.steps_per_epoch)
+    every = max(int(defaults.get("eval_epochs") or 0), math.ceil(epochs / 10))
+    return {"n_epochs": epochs, "eval_epochs": every}
+
+
+def _effect_yaml(model: str, region: str, kind: str, trigger: str, hp: dict[str, object]) -> str:
     video = is_video_kind(kind)
     template = (
         "Then the {trigger} effect begins, <describe the motion, worded the same for every "

@@ -34,10 +34,8 @@ def status_command(effect_dirs: list[Path], overrides: list[str], out: TextIO) -
                 )
             if o.deployment is not None:
                 dep = o.deployment
-                print(
-                    f"  deployment  {dep.deployed_model} {dep.status} (capacity {dep.capacity})",
-                    file=out,
-                )
+                capacity = f" (capacity {dep.capacity})" if dep.capacity is not None else ""
+                print(f"  deployment  {dep.deployed_model} {dep.status}{capacity}", file=out)
             else:
                 print("  deployment  none for the current configuration", file=out)
             for other in o.others:

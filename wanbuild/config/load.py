@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from wanbuild.config.compose import apply_overrides, compose
+from wanbuild.core.names import effect_name_problem
 from wanbuild.errors import ConfigError
 from wanbuild.spec.effect import Effect, ModelSpec
 
@@ -112,6 +113,9 @@ def load_effect(
             f"{display(effect_path)}: missing; scaffold it with "
             f"`wanbuild init {display(effect_dir)} --model <model>`"
         )
+    problem = effect_name_problem(effect_dir.resolve().name)
+    if problem:
+        raise ConfigError(f"{display(effect_dir)}: the effect name {problem}")
     conf = conf_dir or find_conf_dir(effect_dir)
     _check_effect_file(effect_path)
     hydra_overrides, sample_overrides = split_overrides(overrides)

@@ -523,11 +523,13 @@ def _steps(inp: LintInput) -> Iterator[Finding]:
             math_text = f"max_steps = {sched.total_steps}"
             fix = f"set hyper_parameters.max_steps to at least {floor}"
             key = "hyper_parameters.max_steps"
+        required = e.model.min_total_steps_required
         yield Finding(
-            "warning",
+            "error" if required else "warning",
             inp.effect_file,
             key,
-            f"{math_text} ({split_text}), below the documented floor of {floor}",
+            f"{math_text} ({split_text}), below the "
+            f"{'required minimum' if required else 'recommended floor'} of {floor}",
             fix,
         )
 

@@ -103,8 +103,9 @@ def plan(desired: Desired, observed: Observed, *, retry_failed: bool = False) ->
             ", ".join(observed.lookalikes),
             Reason.UNRECORDED,
             "no wanbuild.lock records a job for this effect, but the service holds "
-            f"{', '.join(observed.lookalikes)} named like it (a lost or reverted lock?): "
-            f"`wanbuild adopt {e} ID` to use it, or restore wanbuild.lock from git",
+            f"{', '.join(observed.lookalikes)} named like its (a lost or reverted lock?): "
+            "restore wanbuild.lock from git, or find the job in the console and "
+            f"`wanbuild adopt {e} JOB_ID`; nothing is trained until then",
         )
         return _finish(e, acts, summary)
 

@@ -1,10 +1,12 @@
 """Faults on demand, deterministic under a seed, for tests and for rehearsing failure.
 
     WANBUILD_EMULATOR_FAULTS="429=0.2,500=0.1,latency=0.05,drop_before=0.05,drop_after=0.05,
-                              fail_job_at_step=100,fail_deploy=1,seed=7"
+                              lose_post_reply=0.5,fail_job_at_step=100,fail_deploy=1,seed=7"
 
 429 and 500 are answered instead of doing the work; drop_before cuts the connection before the
 request is applied, drop_after after it was applied (the response is lost: the ambiguous case);
+lose_post_reply does the same as drop_after to POST requests only (the creates), so that a run
+can lose the replies of its uploads, jobs and deployments and nothing else;
 latency is added seconds; fail_job_at_step makes every job fail at that step; fail_deploy makes
 every deployment FAILED. Only /api/v1 and /compatible-mode paths are affected.
 """
@@ -22,6 +24,7 @@ class Faults:
     rate_500: float = 0.0
     drop_before: float = 0.0
     drop_after: float = 0.0
+    lose_post_reply: float = 0.0
     latency: float = 0.0
     fail_job_at_step: int | None = None
     fail_deploy: bool = False
@@ -53,10 +56,16 @@ class Faults:
                 values[name] = float(raw)
         return cls(**values)  # type: ignore[arg-type]
 
-    def draw(self) -> str | None:
+    def draw(self, method: str = "GET") -> str | None:
         """Which fault (if any) hits the next request: '429', '500', 'drop_before', 'drop_after'."""
         with self._lock:
             x = self._rng.random()
+            if (
+                method == "POST"
+                and self.lose_post_reply
+                and self._rng.random() < self.lose_post_reply
+            ):
+                return "drop_after"
         for name, rate in (
             ("429", self.rate_429),
             ("500", self.rate_500),

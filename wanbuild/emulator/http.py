@@ -146,7 +146,7 @@ class Gate:
             return
         if self.faults.latency:
             await asyncio.sleep(self.faults.latency)
-        fault = self.faults.draw()
+        fault = self.faults.draw(str(scope.get("method", "GET")))
         if fault == "429":
             await error(
                 429,

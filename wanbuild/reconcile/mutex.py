@@ -45,12 +45,12 @@ def effect_mutex(
                         "or try again later"
                     ) from None
                 if not waiting_said:
-                    say(f"{effect}: waiting for another apply ({holder})")
+                    say(f"waiting for another apply ({holder})")
                     waiting_said = True
                 time.sleep(0.1)
         previous = _holder(path)
         if previous and f"pid {os.getpid()} " not in previous and "no holder" not in previous:
-            say(f"{effect}: the previous apply ({previous}) ended without releasing; continuing")
+            say(f"the previous apply ({previous}) ended without releasing; continuing")
         os.ftruncate(fd, 0)
         os.pwrite(
             fd,

@@ -181,13 +181,22 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _job_lookalikes(client: Client, desired: Desired, claims: Claims) -> tuple[str, ...]:
-    """Unclaimed jobs whose echoed name is the one this effect sends for this fingerprint."""
-    return tuple(
+    """Signs that this effect was applied by a lock that is gone: unclaimed uploads carrying
+    this dataset's upload name (file names are documented to come back), and unclaimed jobs
+    whose echoed name is the one this effect sends (where the service keeps names)."""
+    names = {z.upload_name for z in desired.zips}
+    files = [
+        f.file_id
+        for f in client.list_files(api=api_of(desired))
+        if f.name in names and f.file_id not in claims
+    ]
+    jobs = [
         j.job_id
         for j in client.iter_jobs(model=desired.model)
         if j.job_id not in claims
         and any((n or "").startswith(desired.job_name) for n in (j.job_name, j.finetuned_output))
-    )
+    ]
+    return (*jobs, *files)
 
 
 def _epoch(stamp: str) -> float:

@@ -55,6 +55,7 @@ class ModelSpec(_Strict):
     hyper_parameter_schema: str
     hyper_parameter_bounds: dict[str, dict[str, Any]] = {}
     min_total_steps: int
+    min_total_steps_required: bool = False  # an error, not a recommendation
     tokens_per_step: dict[str, int] | None = None
     price_cny_per_1k_tokens: float | None = None
     limits: dict[str, Limits]
