@@ -20,6 +20,7 @@ from wanbuild.config.load import load_effect
 from wanbuild.emulator.app import create_app
 from wanbuild.emulator.clock import ManualClock
 from wanbuild.emulator.faults import Faults
+from wanbuild.emulator.profile import TYPICAL, Profile
 from wanbuild.remote.client import Client
 from wanbuild.remote.transport import InProcessTransport
 from wanbuild.store import Store
@@ -78,10 +79,13 @@ def served(state_dir: Path, *extra: str, time_scale: float = 1e6) -> Iterator[st
 
 
 def in_process(
-    state_dir: Path, faults: Faults | None = None, clock: ManualClock | None = None
+    state_dir: Path,
+    faults: Faults | None = None,
+    clock: ManualClock | None = None,
+    profile: Profile = TYPICAL,
 ) -> tuple[Client, ManualClock]:
     clock = clock or ManualClock()
-    app = create_app(state_dir, load_catalog(CONF), clock=clock, faults=faults)
+    app = create_app(state_dir, load_catalog(CONF), clock=clock, faults=faults, profile=profile)
     client = Client(
         BEIJING, "sk-test-key", transport=InProcessTransport(app), backoff=0.001, max_backoff=0.01
     )
@@ -108,7 +112,8 @@ def local_remote(root: Path, time_scale: float = 1e7) -> Client:
 
 
 def census(root: Path, time_scale: float = 1e7) -> dict[str, int]:
-    """How many uploads, jobs and live deployments the emulator in `root` holds."""
+    """How many uploads, jobs and live deployments the emulator in `root` holds (read under
+    the typical profile, whose lists show everything at once)."""
     with local_remote(root, time_scale) as c:
         return {
             "files": len(c.list_files(api="native")),

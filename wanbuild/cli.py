@@ -149,6 +149,12 @@ def _parser() -> argparse.ArgumentParser:
         help="typical (the docs' examples) or documented-minimum (the least helpful reading "
         "the docs allow); default $WANBUILD_EMULATOR_PROFILE or typical",
     )
+    es.add_argument(
+        "--api-key-env",
+        default=None,
+        metavar="VAR",
+        help="accept only the key in this environment variable (401 InvalidApiKey otherwise)",
+    )
 
     i = sub.add_parser("init", help="scaffold a new effect directory")
     i.add_argument("path", type=Path, metavar="effects/NAME")
@@ -257,6 +263,7 @@ def _dispatch(args: argparse.Namespace, targets: list[str], stream: TextIO) -> i
             faults=args.faults,
             profile=args.profile,
             out=stream,
+            api_key=os.environ.get(args.api_key_env) if args.api_key_env else None,
         )
     if args.command == "init":
         from wanbuild.commands.init import init

@@ -23,6 +23,7 @@ def serve(
     faults: str | None,
     profile: str | None,
     out: TextIO,
+    api_key: str | None = None,
 ) -> int:
     import uvicorn
 
@@ -40,7 +41,13 @@ def serve(
     except ValueError as e:
         raise ConfigError(str(e)) from None
     app = create_app(
-        state_dir, catalog, region=region, time_scale=scale, faults=parsed, profile=chosen
+        state_dir,
+        catalog,
+        region=region,
+        time_scale=scale,
+        faults=parsed,
+        profile=chosen,
+        api_key=api_key,
     )
     print(
         f"wanbuild emulator: region {region}, profile {chosen.name}, time scale {scale:g}, "

@@ -85,6 +85,7 @@ def create_app(
     clock: Callable[[], float] | None = None,
     faults: Faults | None = None,
     profile: Profile = TYPICAL,
+    api_key: str | None = None,
 ) -> ASGIApp:
     store = Store(state_dir)
     clock = clock or _persistent_clock(store, time_scale)
@@ -96,7 +97,7 @@ def create_app(
 
     app = Starlette(routes=ROUTES, exception_handlers={ApiError: api_error})
     app.state.emulator = emu
-    return Gate(app, emu.faults)
+    return Gate(app, emu.faults, api_key)
 
 
 def _persistent_clock(store: Store, scale: float) -> ScaledClock:

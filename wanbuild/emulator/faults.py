@@ -6,7 +6,8 @@
 429 and 500 are answered instead of doing the work; drop_before cuts the connection before the
 request is applied, drop_after after it was applied (the response is lost: the ambiguous case);
 lose_post_reply does the same as drop_after to POST requests only (the creates), so that a run
-can lose the replies of its uploads, jobs and deployments and nothing else;
+can lose the replies of its uploads, jobs and deployments and nothing else; reject_post answers
+POST requests with 500 without applying them (a create that never happened, yet got no reply);
 latency is added seconds; fail_job_at_step makes every job fail at that step; fail_deploy makes
 every deployment FAILED. Only /api/v1 and /compatible-mode paths are affected.
 """
@@ -25,6 +26,7 @@ class Faults:
     drop_before: float = 0.0
     drop_after: float = 0.0
     lose_post_reply: float = 0.0
+    reject_post: float = 0.0
     latency: float = 0.0
     fail_job_at_step: int | None = None
     fail_deploy: bool = False
@@ -60,12 +62,11 @@ class Faults:
         """Which fault (if any) hits the next request: '429', '500', 'drop_before', 'drop_after'."""
         with self._lock:
             x = self._rng.random()
-            if (
-                method == "POST"
-                and self.lose_post_reply
-                and self._rng.random() < self.lose_post_reply
-            ):
-                return "drop_after"
+            if method == "POST":
+                if self.lose_post_reply and self._rng.random() < self.lose_post_reply:
+                    return "drop_after"
+                if self.reject_post and self._rng.random() < self.reject_post:
+                    return "500"
         for name, rate in (
             ("429", self.rate_429),
             ("500", self.rate_500),

@@ -137,8 +137,8 @@ def page(request: Request, default_size: int, max_size: int) -> tuple[int, int]:
 class Gate:
     """Outermost layer: faults, then authentication, then the JSON error envelope."""
 
-    def __init__(self, app: ASGIApp, faults: Faults) -> None:
-        self.app, self.faults = app, faults
+    def __init__(self, app: ASGIApp, faults: Faults, api_key: str | None = None) -> None:
+        self.app, self.faults, self.api_key = app, faults, api_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not str(scope["path"]).startswith(API_PREFIXES):
@@ -166,7 +166,8 @@ class Gate:
             await _cut(send)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         auth = headers.get("authorization", "")
-        if not auth.startswith("Bearer ") or not auth[7:].strip():
+        given = auth[7:].strip() if auth.startswith("Bearer ") else ""
+        if not given or (self.api_key is not None and given != self.api_key):
             message = "No API-key provided." if not auth else "Invalid API-key provided."
             await error(401, "InvalidApiKey", message)(scope, receive, send)
             return

@@ -41,6 +41,7 @@ class Executor:
     ) -> None:
         self.client, self.desired, self.lock, self.say = client, desired, lock, say
         self.claims = claims
+        self.new_suffix: Callable[[], str] = lambda: secrets.token_hex(4)  # a test seam
 
     def run(self, action: Action, observed: Observed, *, retry_failed: bool) -> None:
         handler = {
@@ -189,7 +190,7 @@ class Executor:
         for _ in range(SUFFIX_TRIES):
             # A fresh suffix per create: the service may keep a used suffix reserved forever,
             # and the name it returns, whatever it is, is the deployment's identity.
-            suffix = secrets.token_hex(4)
+            suffix = self.new_suffix()
             claims = self.claims()
             before = [
                 x.deployed_model
