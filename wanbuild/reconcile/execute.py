@@ -273,7 +273,7 @@ def adopt(executor: Executor, remote_id: str, *, intent_key: str | None) -> str:
     if owner is not None and Path(owner).resolve() != lock.path.parent.resolve():
         raise WanbuildError(f"{remote_id} belongs to the effect in {owner}; not adopted")
     intents = {i.get("key"): i for i in lock.entry().get("intents", [])}
-    job = fetch(client.get_job, remote_id) if remote_id.startswith("ft-") else None
+    job = fetch(client.get_job, remote_id)
     if job is not None:
         if job.model not in (None, d.model):
             raise WanbuildError(f"{remote_id} trains {job.model}, not {d.model}; not adopted")

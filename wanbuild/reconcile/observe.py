@@ -164,6 +164,8 @@ def _pending(
 def _could_be(job: FineTuneJob, intent: dict[str, Any]) -> bool:
     """Nothing the service echoes about `job` contradicts what the lost create sent. Echoes
     are optional (file ids may be [], hyperparameters partial), so absence proves nothing."""
+    if job.model is not None and job.model != intent.get("model", job.model):
+        return False  # the list's model filter is a convenience, not relied upon
     sent_files = intent.get("training_file_ids") or []
     if job.training_file_ids and list(job.training_file_ids) != list(sent_files):
         return False
