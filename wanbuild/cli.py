@@ -98,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     ad.add_argument("remote_id", metavar="ID", help="job id, deployed_model or file id")
     ad.add_argument("targets", nargs="*", metavar="OVERRIDE")
 
+    lg = sub.add_parser("log", help="what was live when (the history in wanbuild.lock)")
+    lg.add_argument("targets", nargs="*", metavar="EFFECT")
+
     st = sub.add_parser("status", help="what is live and what is in progress")
     st.add_argument("targets", nargs="*", metavar="EFFECT|OVERRIDE")
 
@@ -218,6 +221,10 @@ def _dispatch(args: argparse.Namespace, targets: list[str], stream: TextIO) -> i
         from wanbuild.commands.adopt import adopt_command
 
         return adopt_command(args.effect, args.remote_id, targets, stream)
+    if args.command == "log":
+        from wanbuild.commands.log import log_command
+
+        return log_command(split_targets(targets)[0], stream)
     if args.command == "status":
         from wanbuild.commands.status import status_command
 

@@ -24,7 +24,7 @@ from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
 from wanbuild.reconcile.loop import Hooks, Outcome, converge
 from wanbuild.reconcile.mutex import Busy, effect_mutex
 from wanbuild.spec.state import Desired, Observed
-from wanbuild.versioning.git import head_commit
+from wanbuild.versioning.git import inputs_commit
 
 EXIT_INTERRUPTED = 130
 
@@ -144,6 +144,13 @@ def _check_saved(
             )
 
 
+def _inputs_commit(item: Item) -> str | None:
+    """The commit whose tree holds this effect's inputs exactly (None: not committed yet)."""
+    loaded = item.loaded
+    inputs = [p for p in (item.directory, loaded.conf_dir) if p.is_relative_to(loaded.project)]
+    return inputs_commit(loaded.project, inputs, [item.directory / "wanbuild.lock"])
+
+
 def _confirm(out: TextIO) -> bool:
     if not sys.stdin.isatty():
         raise WanbuildError("this changes the real service: confirm on a terminal or pass --yes")
@@ -162,7 +169,6 @@ def _run(
 ) -> list[Outcome]:
     stop = threading.Event()
     printer = threading.Lock()
-    commit = head_commit(Path.cwd())
     started = time.monotonic()
     progress = _Progress(out, enabled=wait)
 
@@ -188,7 +194,7 @@ def _run(
                     retry_failed=retry_failed,
                     poll=poll,
                     hooks=hooks,
-                    commit=commit,
+                    commit=_inputs_commit(item),
                     claims=item.claims,
                 )
         except Busy as e:

@@ -34,6 +34,7 @@ class Impact(StrEnum):
     NONE = "no changes"
     WAIT = "waiting for remote work"
     REDEPLOY = "redeploy only"
+    ROLLBACK = "rollback to an already-trained model (no retrain)"
     EXPORT = "export checkpoint + redeploy"
     RETRAIN = "retrain on the existing upload"
     FULL = "rebuild + upload + retrain"

@@ -196,7 +196,8 @@ def plan(desired: Desired, observed: Observed, *, retry_failed: bool = False) ->
         step = f"step {job.step}/{desired.total_steps}" if job.step is not None else job.status
         pending = [add(Kind.WAIT, job.job_id, Reason.RUNNING, f"training {job.status}, {step}").id]
     else:
-        add(Kind.SKIP, job.job_id, Reason.UNCHANGED, f"trained: {job.finetuned_output}")
+        back = f" (rollback to {observed.rollback}: no retrain)" if observed.rollback else ""
+        add(Kind.SKIP, job.job_id, Reason.UNCHANGED, f"trained: {job.finetuned_output}{back}")
 
     # 3. the checkpoint to deploy
     model = job.finetuned_output if job is not None and job.status == "SUCCEEDED" else None
@@ -268,6 +269,8 @@ def plan(desired: Desired, observed: Observed, *, retry_failed: bool = False) ->
             detail = f"{lock.deployed_model} was deleted out of band; redeploying"
         elif lock.deploy_fp and lock.deploy_fp != desired.deploy_fp:
             reason, detail = Reason.CHANGED, "aigc_config, checkpoint or model changed"
+            if observed.rollback:
+                detail = f"rollback to the model trained for {observed.rollback}"
         else:
             reason, detail = Reason.ABSENT, "not deployed"
         if p is not None:
@@ -296,7 +299,7 @@ def plan(desired: Desired, observed: Observed, *, retry_failed: bool = False) ->
             continue
         needs = () if deploy_done else (deploy_id,)
         add(Kind.UNDEPLOY, old.deployed_model, Reason.CHANGED, f"replaced by {name}", needs)
-    return _finish(e, acts, summary)
+    return _finish(e, acts, summary, observed.rollback)
 
 
 def _estimate(d: Desired) -> str:
@@ -310,7 +313,9 @@ def _estimate(d: Desired) -> str:
     return ", ".join(parts)
 
 
-def _finish(effect: str, acts: list[Action], summary: str) -> EffectPlan:
+def _finish(
+    effect: str, acts: list[Action], summary: str, rollback: str | None = None
+) -> EffectPlan:
     kinds = {a.kind for a in acts if a.reason is not Reason.UPSTREAM}
     if Kind.BLOCKED in kinds:
         impact = Impact.BLOCKED
@@ -319,9 +324,9 @@ def _finish(effect: str, acts: list[Action], summary: str) -> EffectPlan:
     elif Kind.TRAIN in kinds:
         impact = Impact.RETRAIN
     elif Kind.EXPORT in kinds:
-        impact = Impact.EXPORT
+        impact = Impact.ROLLBACK if rollback else Impact.EXPORT
     elif kinds & {Kind.DEPLOY, Kind.UNDEPLOY, Kind.ADOPT}:
-        impact = Impact.REDEPLOY
+        impact = Impact.ROLLBACK if rollback else Impact.REDEPLOY
     elif Kind.WAIT in kinds:
         impact = Impact.WAIT
     else:

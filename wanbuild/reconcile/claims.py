@@ -7,14 +7,12 @@ another's upload, job or deployment.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wanbuild.errors import WanbuildError
-from wanbuild.reconcile.lockfile import LOCK_NAME
+from wanbuild.reconcile.lockfile import LOCK_NAME, LockFile
 
 
 @dataclass(frozen=True)
@@ -45,16 +43,7 @@ def claimed_ids(entry: dict[str, Any]) -> set[str]:
 def read_claims(effect_dirs: Iterable[Path]) -> Claims:
     owners: dict[str, str] = {}
     for d in effect_dirs:
-        path = d / LOCK_NAME
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            continue
-        except ValueError:
-            raise WanbuildError(
-                f"{path}: not valid JSON, so what it owns on the service is unknown; "
-                "restore it from git before applying any effect"
-            ) from None
+        doc = LockFile(d, d.name, "").read_all()  # the newest state, as apply reads it
         for entry in (doc.get("targets") or {}).values():
             for rid in claimed_ids(entry):
                 owners.setdefault(rid, str(d))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from wanbuild.core.fingerprint import digest
+from wanbuild.errors import WanbuildError
 from wanbuild.spec.state import Desired, DesiredZip, LockRecord
 
 LOCK_NAME = "wanbuild.lock"
@@ -22,19 +23,42 @@ FORMAT = 1
 
 
 class LockFile:
-    def __init__(self, effect_dir: Path, effect: str, target: str) -> None:
+    """The effect's lock, plus a mirror of its newest state in the project's .wanbuild/.
+
+    History only grows, so a lock whose history is a strict prefix of the mirror's is stale:
+    a `git checkout` of an older commit brought back an older lock. The mirror's newer state is
+    read then (and written back on the next change), so a rollback by checkout still knows
+    what was created since, and nothing is orphaned."""
+
+    def __init__(
+        self, effect_dir: Path, effect: str, target: str, mirror_dir: Path | None = None
+    ) -> None:
         self.path = effect_dir / LOCK_NAME
         self.effect, self.target = effect, target
+        if mirror_dir is None:
+            from wanbuild.config.load import project_root
+
+            mirror_dir = project_root(effect_dir) / ".wanbuild" / "lineage"
+        self.mirror = mirror_dir / f"{effect}.lock"
 
     def read_all(self) -> dict[str, Any]:
+        doc = self._read(self.path, restore="restore it from git")
+        newer = self._read(self.mirror, restore="delete it") if self.mirror.exists() else None
+        if newer is not None and _extends(newer, doc):
+            doc = newer
+        doc.setdefault("targets", {})
+        return dict(doc)
+
+    def _read(self, path: Path, *, restore: str) -> dict[str, Any]:
         try:
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
+            doc = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {"format": FORMAT, "effect": self.effect, "targets": {}}
         except ValueError:
-            raise ValueError(f"{self.path}: not valid JSON; restore it from git") from None
-        doc.setdefault("targets", {})
-        return dict(doc)
+            raise WanbuildError(f"{path}: not valid JSON; {restore}") from None
+        if not isinstance(doc, dict):
+            raise WanbuildError(f"{path}: not a wanbuild lock; {restore}")
+        return doc
 
     def entry(self) -> dict[str, Any]:
         return dict(self.read_all()["targets"].get(self.target, {}))
@@ -95,12 +119,26 @@ class LockFile:
 
     def _write(self, doc: dict[str, Any]) -> None:
         text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        self.mirror.parent.mkdir(parents=True, exist_ok=True)
+        for path in (self.path, self.mirror):
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            with tmp.open("w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+
+
+def _histories(doc: dict[str, Any]) -> dict[str, list[Any]]:
+    return {t: list(e.get("history") or []) for t, e in (doc.get("targets") or {}).items()}
+
+
+def _extends(newer: dict[str, Any], doc: dict[str, Any]) -> bool:
+    """`newer` holds every record of `doc`'s histories, in order, and more."""
+    mine, theirs = _histories(doc), _histories(newer)
+    if not any(theirs.values()) or theirs == mine:
+        return False
+    return all(theirs.get(t, [])[: len(h)] == h for t, h in mine.items())
 
 
 # The shapes of the lineage records, written both right after a create (execute) and after
@@ -144,3 +182,65 @@ def deployment_entry(
         "aigc_sha256": digest(d.aigc_config) if d.aigc_config else None,
         **extra,
     }
+
+
+# The history: one record per set of inputs ever applied, appended, never rewritten (but for
+# naming the commit of inputs that were uncommitted when they were applied). Any commit's run is
+# found by computing that commit's fingerprints: `wanbuild log`, rollback, `reproduce`.
+
+INPUT_KEYS = ("dataset", "job_fingerprint", "deploy_fingerprint")
+
+
+def history_record(
+    entry: dict[str, Any], d: Desired, commit: str | None, at: str
+) -> dict[str, Any]:
+    from wanbuild import __version__
+
+    job = entry.get("job") or {}
+    dep = entry.get("deployment") or {}
+    files = (entry.get("dataset") or {}).get("files") or {}
+    return {
+        "dataset": d.dataset_fp,
+        "job_fingerprint": d.job_fp,
+        "deploy_fingerprint": d.deploy_fp,
+        "model": d.model,
+        "hyper_parameters": d.hyper_parameters,
+        "aigc_sha256": digest(d.aigc_config) if d.aigc_config else None,
+        "checkpoint": d.checkpoint,
+        "wanbuild": __version__,
+        "file_ids": {split: f.get("file_id") for split, f in sorted(files.items())},
+        "job_id": job.get("job_id"),
+        "finetuned_output": job.get("finetuned_output"),
+        "exported_model": (entry.get("checkpoint") or {}).get("exported_model"),
+        "deployed_model": dep.get("deployed_model"),
+        "usage": job.get("usage"),
+        "commit": commit,
+        "applied_at": at,
+    }
+
+
+def extend_history(
+    history: list[dict[str, Any]],
+    entry: dict[str, Any],
+    d: Desired,
+    commit: str | None,
+    at: str,
+) -> list[dict[str, Any]] | None:
+    """The history with this application appended, or None when the last record already says
+    it (a commit that was unknown is filled in once the same inputs are committed)."""
+    record = history_record(entry, d, commit, at)
+    last = history[-1] if history else None
+    same = last is not None and all(
+        last.get(k) == record[k] for k in (*INPUT_KEYS, "deployed_model", "job_id")
+    )
+    if not same:
+        return [*history, record]
+    assert last is not None
+    if last.get("commit") is None and commit is not None:
+        return [*history[:-1], {**last, "commit": commit}]
+    return None
+
+
+def find_history(history: list[dict[str, Any]], key: str, value: str) -> dict[str, Any] | None:
+    """The latest record whose input `key` equals `value`."""
+    return next((h for h in reversed(history) if h.get(key) == value), None)

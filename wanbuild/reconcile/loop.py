@@ -21,7 +21,13 @@ from wanbuild.core.plan import plan
 from wanbuild.reconcile import crash
 from wanbuild.reconcile.claims import Claims
 from wanbuild.reconcile.execute import Executor
-from wanbuild.reconcile.lockfile import LockFile, deployment_entry, file_entry, job_entry
+from wanbuild.reconcile.lockfile import (
+    LockFile,
+    deployment_entry,
+    extend_history,
+    file_entry,
+    job_entry,
+)
 from wanbuild.reconcile.observe import observe
 from wanbuild.remote.client import Client
 from wanbuild.remote.errors import PermanentRemoteError, TemporaryRemoteError
@@ -172,7 +178,8 @@ def record_lineage(
     job = observed.job
     if job is not None:
         changes["job"] = {
-            **(before.get("job") or {}),  # keeps attempt and created from the create call
+            # keeps attempt and created from the create call
+            **(bj if (bj := before.get("job") or {}).get("job_id") == job.job_id else {}),
             **job_entry(
                 desired,
                 job_id=job.job_id,
@@ -187,7 +194,17 @@ def record_lineage(
         if ck is not None and ck.model_name:
             changes["checkpoint"] = {"name": ck.name, "exported_model": ck.model_name}
     dep = observed.deployment
+    retiring = before.get("retiring") or []
+    if dep is not None and dep.deployed_model in retiring:  # a rollback kept it: not retired
+        changes["retiring"] = [r for r in retiring if r != dep.deployed_model] or None
     if dep is not None:
+        if (before.get("deployment") or {}).get("deployed_model") not in (
+            None,
+            dep.deployed_model,
+        ):  # the deployment it replaces goes on being retired
+            kept = changes.get("retiring") or retiring
+            replaced = before["deployment"]["deployed_model"]
+            changes["retiring"] = [*kept, *([replaced] if replaced not in kept else [])]
         changes["deployment"] = deployment_entry(
             desired,
             deployed_model=dep.deployed_model,
@@ -196,10 +213,13 @@ def record_lineage(
             status=dep.status,
         )
     if applied:
-        changes["applied"] = {
-            "commit": commit,
-            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        changes["applied"] = {"commit": commit, "at": at}
+        history = extend_history(
+            before.get("history") or [], {**before, **changes}, desired, commit, at
+        )
+        if history is not None:
+            changes["history"] = history
         if (
             before.get("applied")
             and before["applied"].get("commit") == commit

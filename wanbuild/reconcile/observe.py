@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 from wanbuild.reconcile.claims import Claims
-from wanbuild.reconcile.lockfile import LockFile
+from wanbuild.reconcile.lockfile import LockFile, find_history
 from wanbuild.remote.client import Client
 from wanbuild.remote.errors import PermanentRemoteError
 from wanbuild.remote.models import Deployment, FineTuneJob
@@ -72,11 +72,22 @@ def observe(
                 files[split] = ObservedFile(remote.file_id, remote.name, split)
 
     job = None
+    rollback = None
+    history = entry.get("history") or []
     recorded_job = entry.get("job") or {}
-    if recorded_job.get("fingerprint") == desired.job_fp and recorded_job.get("job_id"):
-        remote_job = fetch(client.get_job, recorded_job["job_id"])
+    job_id = recorded_job.get("job_id")
+    if recorded_job.get("fingerprint") != desired.job_fp:
+        # inputs applied before (a checkout of an older commit): the job trained for them
+        earlier = find_history(history, "job_fingerprint", desired.job_fp)
+        job_id = earlier.get("job_id") if earlier else None
+        if earlier is not None:
+            rollback = earlier.get("commit") or f"the inputs applied at {earlier['applied_at']}"
+    if job_id:
+        remote_job = fetch(client.get_job, job_id)
         if remote_job is not None:
             job = _observed_job(client, remote_job)
+        else:
+            rollback = None
 
     checkpoints: tuple[ObservedCheckpoint, ...] = ()
     if job is not None and job.status == "SUCCEEDED" and desired.checkpoint:
@@ -88,13 +99,18 @@ def observe(
     deployment = None
     others: list[ObservedDeployment] = []
     recorded_dep = entry.get("deployment") or {}
-    names = [recorded_dep.get("deployed_model"), *(entry.get("retiring") or ())]
-    for i, name in enumerate(n for n in names if n):
+    if recorded_dep.get("fingerprint") == desired.deploy_fp:
+        wanted = recorded_dep.get("deployed_model")
+    else:  # a rollback may find its deployment still live
+        earlier_dep = find_history(history, "deploy_fingerprint", desired.deploy_fp)
+        wanted = (earlier_dep or {}).get("deployed_model")
+    names = [recorded_dep.get("deployed_model"), *(entry.get("retiring") or ()), wanted]
+    for name in dict.fromkeys(n for n in names if n):
         remote_dep = fetch(client.get_deployment, name)
         if remote_dep is None:
             continue
         od = _observed_deployment(remote_dep)
-        if i == 0 and recorded_dep.get("fingerprint") == desired.deploy_fp:
+        if name == wanted and remote_dep.status != "DELETING":
             deployment = od
         else:
             others.append(od)
@@ -113,7 +129,9 @@ def observe(
                 for d in client.iter_deployments()
                 if d.model_name == model and d.deployed_model not in claims()
             )
-    return Observed(files, job, checkpoints, deployment, tuple(others), record, pending, lookalikes)
+    return Observed(
+        files, job, checkpoints, deployment, tuple(others), record, pending, lookalikes, rollback
+    )
 
 
 def _pending(
