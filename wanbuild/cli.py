@@ -62,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--format", choices=["text", "markdown", "json"], default="text")
     pl.add_argument("--out", type=Path, default=None, help="save the plan as JSON for apply")
     pl.add_argument(
+        "--since",
+        default=None,
+        metavar="REV",
+        help="first show what changed since REV (`wanbuild diff REV`): a pull request's view",
+    )
+    pl.add_argument(
         "--retry-failed",
         action="store_true",
         help="plan a new job where the last one failed or was cancelled",
@@ -97,6 +103,22 @@ def _parser() -> argparse.ArgumentParser:
     ad.add_argument("effect", type=Path, metavar="EFFECT")
     ad.add_argument("remote_id", metavar="ID", help="job id, deployed_model or file id")
     ad.add_argument("targets", nargs="*", metavar="OVERRIDE")
+
+    df = sub.add_parser(
+        "diff", help="what changed in each effect between two revisions, and its consequence"
+    )
+    df.add_argument(
+        "revs",
+        nargs="*",
+        metavar="REV",
+        help="BASE (default: merge-base with the default branch) and HEAD (default: the "
+        "working tree)",
+    )
+    df.add_argument("--effect", action="append", default=[], help="only this effect (repeatable)")
+    df.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    df.add_argument(
+        "--sheets", type=Path, default=None, help="where contact sheets go (.wanbuild/diff)"
+    )
 
     lg = sub.add_parser("log", help="what was live when (the history in wanbuild.lock)")
     lg.add_argument("targets", nargs="*", metavar="EFFECT")
@@ -203,6 +225,7 @@ def _dispatch(args: argparse.Namespace, targets: list[str], stream: TextIO) -> i
             fmt=args.format,
             save=args.out,
             retry_failed=args.retry_failed,
+            since=args.since,
         )
     if args.command == "apply":
         from wanbuild.commands.apply import apply_command
@@ -221,6 +244,10 @@ def _dispatch(args: argparse.Namespace, targets: list[str], stream: TextIO) -> i
         from wanbuild.commands.adopt import adopt_command
 
         return adopt_command(args.effect, args.remote_id, targets, stream)
+    if args.command == "diff":
+        from wanbuild.commands.diff import diff_command
+
+        return diff_command(args.revs, args.effect, stream, fmt=args.format, sheets_dir=args.sheets)
     if args.command == "log":
         from wanbuild.commands.log import log_command
 

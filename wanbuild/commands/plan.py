@@ -42,7 +42,15 @@ def plan_command(
     fmt: str,
     save: Path | None,
     retry_failed: bool,
+    since: str | None = None,
 ) -> int:
+    changed = False
+    if since is not None and fmt != "json":  # a pull request: what changed, then what apply does
+        from wanbuild.commands.diff import diff_command
+
+        names = [Path(d).resolve().name for d in effect_dirs]
+        changed = diff_command([since], names, out, fmt=fmt, sheets_dir=None) != EXIT_OK
+        print(file=out)
     plans, details, session = make_plans(effect_dirs, overrides, out, retry_failed=retry_failed)
     try:
         header = "; ".join(session.headers)
@@ -60,4 +68,4 @@ def plan_command(
                 print(f"saved to {save}; apply it with `wanbuild apply {save}`", file=out)
     finally:
         session.close()
-    return EXIT_CHANGES if any(p.changes for p in plans) else EXIT_OK
+    return EXIT_CHANGES if changed or any(p.changes for p in plans) else EXIT_OK

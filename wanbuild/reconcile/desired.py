@@ -3,20 +3,15 @@ prompts compiled into the deployment's aigc_config."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 from wanbuild.builder import build_effect
 from wanbuild.config.load import LoadedEffect, display
 from wanbuild.core import fingerprint as fp
+from wanbuild.core.estimate import estimate
 from wanbuild.core.prompts import compile_effect
-from wanbuild.core.steps import schedule, split_sizes
-from wanbuild.spec.kinds import is_video_kind
 from wanbuild.spec.state import Desired, DesiredZip
 from wanbuild.store import Store
-
-# Image guide: 2K training, 300 steps in ~77 min (t2i) and ~110 min (i2i).
-_IMAGE_MINUTES_PER_STEP = {"t2i": 77 / 300, "i2i": 110 / 300}
 
 
 def target_of(loaded: LoadedEffect) -> str:
@@ -29,16 +24,7 @@ def desired_state(
     e = loaded.effect
     built = build_effect(loaded, store, report=report)
     hp = dict(e.hyper_parameters)
-    sizes = split_sizes(len(e.samples.train), len(e.samples.validation), hp)
-    video = is_video_kind(e.kind)
-    sched = schedule(video, sizes, hp)
-    if video:
-        steps_text = (
-            f"{sched.total_steps} steps = {hp.get('n_epochs')} epochs x "
-            f"ceil({sizes.train}/{hp.get('batch_size')})"
-        )
-    else:
-        steps_text = f"{sched.total_steps} steps"
+    est = estimate(e)
     job_fp = fp.job_fingerprint(
         model=e.model.name,
         training_type=e.model.training_type,
@@ -64,14 +50,6 @@ def desired_state(
             built.zips.items(), key=lambda kv: kv[0] != "train"
         )
     )
-    tokens = cost = hours = None
-    if not video and e.model.tokens_per_step:
-        per_step = e.model.tokens_per_step.get(str(hp.get("max_pixels")))
-        if per_step:
-            tokens = per_step * sched.total_steps
-            if e.model.price_cny_per_1k_tokens:
-                cost = tokens / 1000 * e.model.price_cny_per_1k_tokens
-        hours = sched.total_steps * _IMAGE_MINUTES_PER_STEP[e.kind] / 60
     return Desired(
         effect=e.name,
         target=target_of(loaded),
@@ -85,14 +63,14 @@ def desired_state(
         hyper_parameters=hp,
         job_fp=job_fp,
         job_name=fp.job_name(e.name, job_fp),
-        total_steps=sched.total_steps,
-        steps_text=steps_text,
+        total_steps=est.total_steps,
+        steps_text=est.steps_text,
         checkpoint=e.deploy.checkpoint,
         capacity=e.deploy.capacity,
         aigc_config=aigc,
         deploy_fp=deploy_fp,
-        tokens_estimate=tokens,
-        cost_estimate_cny=cost,
-        hours_estimate=None if hours is None else math.ceil(hours * 10) / 10,
+        tokens_estimate=est.tokens,
+        cost_estimate_cny=est.cost_cny,
+        hours_estimate=est.hours,
         fitted=tuple(f"{src}: {change}" for src, change in built.fitted),
     )

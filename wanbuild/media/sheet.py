@@ -1,0 +1,87 @@
+"""A contact sheet: one row per sample, its pictures (an image, or a clip's first, middle and
+last frames) side by side, the caption wrapped underneath. Pillow and PyAV; one PNG."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+THUMB = 160
+PAD = 8
+LINE = 14
+WRAP = 110
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    title: str  # "added s07 (train)"
+    caption: str
+    media: tuple[Path, ...]  # existing files; videos give three frames
+
+
+def _frames(path: Path) -> list[Any]:
+    """First, middle and last frames, decoded in one pass, only thumbnails kept."""
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            stream = c.streams.video[0]
+            total = int(stream.frames or 0)
+            keep: dict[int, Any] = {}
+            last = None
+            for i, frame in enumerate(c.decode(stream)):
+                if i == 0 or (total and i == total // 2):
+                    keep[i] = _thumb(frame.to_image())  # type: ignore[no-untyped-call]
+                last = frame
+            if last is not None:
+                keep[max(keep, default=0) + 1] = _thumb(last.to_image())  # type: ignore[no-untyped-call]
+    except (av.error.FFmpegError, IndexError):
+        return []
+    return [keep[i] for i in sorted(keep)]
+
+
+def _thumb(im: Any) -> Any:
+    im = im.convert("RGB")
+    im.thumbnail((THUMB, THUMB))
+    return im
+
+
+def _pictures(path: Path) -> list[Any]:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if path.suffix.lower() in (".mp4", ".mov", ".webm", ".mkv", ".avi"):
+        return _frames(path)
+    try:
+        with Image.open(path) as im:
+            return [_thumb(ImageOps.exif_transpose(im))]
+    except (UnidentifiedImageError, OSError):
+        return []
+
+
+def contact_sheet(rows: list[SheetRow], out: Path) -> Path:
+    from PIL import Image, ImageDraw
+
+    laid: list[tuple[SheetRow, list[Any], list[str]]] = []
+    for row in rows:
+        pictures = [p for m in row.media for p in _pictures(m)]
+        lines = [row.title, *textwrap.wrap(row.caption, WRAP)]
+        laid.append((row, pictures, lines))
+    width = max([PAD + max(1, len(p)) * (THUMB + PAD) for _, p, _ in laid] + [WRAP * 6 + 2 * PAD])
+    height = PAD + sum(THUMB + PAD + len(lines) * LINE + PAD for *_, lines in laid)
+    sheet = Image.new("RGB", (width, max(height, THUMB)), "white")
+    draw = ImageDraw.Draw(sheet)
+    y = PAD
+    for _, pictures, lines in laid:
+        x = PAD
+        for p in pictures:
+            sheet.paste(p, (x, y + (THUMB - p.height) // 2))
+            x += THUMB + PAD
+        y += THUMB + PAD
+        for i, text in enumerate(lines):
+            draw.text((PAD, y + i * LINE), text, fill="black" if i else "darkred")
+        y += len(lines) * LINE + PAD
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out, format="PNG")
+    return out
