@@ -102,3 +102,68 @@ def test_uncommitted_inputs_get_their_commit_once_committed(
     inputs = commit_all(repo, "fx: 500 epochs")
     assert run("apply", "--wait", str(d)).code == 0
     assert [h["commit"] for h in history(d)] == [inputs]
+
+
+@pytest.fixture
+def dvc_repo(tmp_path: Path) -> Path:
+    """A git + DVC project whose effect's media are DVC-tracked, with a local remote."""
+    from tests.test_dvc_pipeline import sh
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    d = write_effect(root, "fx")
+    (root / ".gitignore").write_text(".wanbuild/\nbuild/\n")
+    sh(root, "git", "init", "-q", "-b", "main")
+    sh(root, "dvc", "init", "-q")
+    sh(root, "dvc", "remote", "add", "-d", "storage", str(tmp_path / "remote"))
+    sh(root, "dvc", "add", "-q", str(d / "media"))
+    return root
+
+
+def test_reproduce_two_commits_later_rebuilds_verifies_and_trains_once(
+    dvc_repo: Path, run: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = dvc_repo
+    monkeypatch.chdir(root)
+    d = root / "effects" / "fx"
+    first = commit_all(root, "fx")
+    assert run("apply", "--wait", str(d)).code == 0
+    commit_all(root, "lineage")
+    for n in (450, 500):  # two later changes, each applied
+        set_epochs(d, n)
+        commit_all(root, f"fx: {n} epochs")
+        applied = run("apply", "--wait", str(d))
+        assert applied.code == 0, applied.out + applied.err
+        commit_all(root, "lineage")
+    original = history(d)[0]
+    dry = run("reproduce", first, str(d), "--dry-run")
+    assert dry.code == 0, dry.err
+    assert f"dataset {str(original['dataset'])[:16]} verified" in dry.out
+    assert "would upload 1 zip(s) and create 1 job" in dry.out
+    assert census(root)["jobs"] == 3
+    done = run("reproduce", first, str(d))
+    assert done.code == 0, done.err
+    assert census(root)["jobs"] == 4  # exactly one new job
+    last = history(d)[-1]
+    assert last["reproduction_of"] == first
+    assert last["dataset"] == original["dataset"]
+    assert last["hyper_parameters"] == original["hyper_parameters"]
+    with local_remote(root) as c:
+        job = c.get_job(str(last["job_id"]))
+    assert job.hyper_parameters.get("n_epochs") == 400
+
+
+def test_reproduce_says_when_the_media_are_gone(
+    dvc_repo: Path, run: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    root = dvc_repo
+    monkeypatch.chdir(root)
+    d = root / "effects" / "fx"
+    first = commit_all(root, "fx")
+    assert run("apply", "--wait", str(d)).code == 0
+    shutil.rmtree(root / ".dvc" / "cache")  # never pushed, and the cache is gone
+    result = run("reproduce", first, str(d), "--dry-run")
+    assert result.code == 1
+    assert f"the media at {first[:12]} are not retrievable" in result.err

@@ -120,6 +120,14 @@ def _parser() -> argparse.ArgumentParser:
         "--sheets", type=Path, default=None, help="where contact sheets go (.wanbuild/diff)"
     )
 
+    rp = sub.add_parser(
+        "reproduce", help="rebuild REV's dataset, verify it, and train it again as it was"
+    )
+    rp.add_argument("rev", metavar="REV")
+    rp.add_argument("effect", type=Path, metavar="EFFECT")
+    rp.add_argument("targets", nargs="*", metavar="OVERRIDE")
+    rp.add_argument("--dry-run", action="store_true", help="verify and show; create nothing")
+
     lg = sub.add_parser("log", help="what was live when (the history in wanbuild.lock)")
     lg.add_argument("targets", nargs="*", metavar="EFFECT")
 
@@ -248,6 +256,10 @@ def _dispatch(args: argparse.Namespace, targets: list[str], stream: TextIO) -> i
         from wanbuild.commands.diff import diff_command
 
         return diff_command(args.revs, args.effect, stream, fmt=args.format, sheets_dir=args.sheets)
+    if args.command == "reproduce":
+        from wanbuild.commands.reproduce import reproduce_command
+
+        return reproduce_command(args.rev, args.effect, targets, stream, dry_run=args.dry_run)
     if args.command == "log":
         from wanbuild.commands.log import log_command
 

@@ -41,7 +41,7 @@ def status_command(effect_dirs: list[Path], overrides: list[str], out: TextIO) -
             for other in o.others:
                 print(
                     f"  also        {other.deployed_model} {other.status} "
-                    "(this effect's earlier deployment, retired once the current one runs)",
+                    "(another deployment of this effect, retired once the current one runs)",
                     file=out,
                 )
             for p in o.pending:

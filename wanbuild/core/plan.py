@@ -175,6 +175,9 @@ def plan(desired: Desired, observed: Observed, *, retry_failed: bool = False) ->
     if job is None or job.status in ENDED_BADLY:
         if pending:
             reason, detail = Reason.UPSTREAM, "a new dataset"
+            changed = hp_changes(lock.job_hyper_parameters, desired.hyper_parameters)
+            if lock.job_fp and changed:
+                detail += f"; hyper_parameters: {changed}"
         elif job is not None:
             reason, detail = Reason.REMOTE_FAILED, f"retrying {job.status.lower()} job {job.job_id}"
         elif lock.job_fp and lock.job_fp != desired.job_fp:
