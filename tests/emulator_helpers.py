@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.helpers import write_effect
-from wanbuild.builder import build_effect
 from wanbuild.config.catalog import load_catalog
 from wanbuild.config.load import load_effect
+from wanbuild.dataset.builder import build_effect
 from wanbuild.emulator.app import create_app
 from wanbuild.emulator.clock import ManualClock
 from wanbuild.emulator.faults import Faults

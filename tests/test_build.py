@@ -231,9 +231,11 @@ def test_rebuild_does_no_media_work(
     def no_fitting(*args: object) -> None:
         raise AssertionError("media were fitted again")
 
-    import wanbuild.builder
+    import wanbuild.dataset.builder
 
-    monkeypatch.setattr(wanbuild.builder, "fit_file", no_fitting)  # ...but from the fitted cache
+    monkeypatch.setattr(
+        wanbuild.dataset.builder, "fit_file", no_fitting
+    )  # ...but from the fitted cache
     result = run("build", str(d))
     assert result.code == 0, result.out
     assert "fit effects/fx/media/s01.mp4: 640x480 -> 512x384" in result.out  # still said

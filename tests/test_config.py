@@ -126,7 +126,7 @@ def test_broken_yaml_names_the_line(
     result = run("validate", str(d))
     assert result.code == 1
     assert result.out.count("error:") == 1
-    assert "effect.yaml: invalid YAML at line" in result.out
+    assert "effect.yaml: line 2: not valid YAML" in result.out
 
 
 def test_missing_pieces(

@@ -16,10 +16,10 @@ from tests.helpers import write_effect
 from wanbuild.config.load import load_effect
 from wanbuild.core.actions import Kind
 from wanbuild.core.plan import plan
+from wanbuild.dataset.desired import desired_state
 from wanbuild.emulator.faults import Faults
 from wanbuild.emulator.profile import DOCUMENTED_MINIMUM
 from wanbuild.reconcile.claims import read_claims
-from wanbuild.reconcile.desired import desired_state
 from wanbuild.reconcile.execute import Executor
 from wanbuild.reconcile.lockfile import LockFile
 from wanbuild.reconcile.observe import observe

@@ -3,6 +3,7 @@ fails with exit 1; nothing hangs in silence."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -14,6 +15,16 @@ from pathlib import Path
 import pytest
 
 from tests.emulator_helpers import served
+
+
+def record_a_job(effect_dir: Path) -> None:
+    """A lock that records remote objects, so that every command has something to look up."""
+    entry = {
+        "job": {"job_id": "ft-202601010000-abcd", "fingerprint": "x"},
+        "deployment": {"deployed_model": "wan2.2-i2v-flash-abc", "fingerprint": "y"},
+    }
+    doc = {"format": 1, "effect": effect_dir.name, "targets": {"dashscope/cn-beijing": entry}}
+    (effect_dir / "wanbuild.lock").write_text(json.dumps(doc), encoding="utf-8")
 
 
 def closed_port() -> int:
@@ -41,6 +52,7 @@ def test_offline_says_it_is_retrying_and_exits_1(
     effect_factory: Callable[..., Path], tmp_path: Path, command: str
 ) -> None:
     d = effect_factory()
+    record_a_job(d)
     url = f"http://127.0.0.1:{closed_port()}"
     argv = [command, str(d), "backend=dashscope", f"backend.base_url={url}"]
     proc, elapsed = wanbuild(
@@ -61,6 +73,7 @@ def test_a_wrong_key_fails_at_once_with_the_services_message(
 ) -> None:
     d = effect_factory()
     monkeypatch.setenv("EMULATOR_KEY", "sk-" + "right" * 4)
+    record_a_job(d)
     with served(tmp_path / "cloud", "--api-key-env", "EMULATOR_KEY") as url:
         argv = ["status", str(d), "backend=dashscope", f"backend.base_url={url}"]
         proc, _ = wanbuild(tmp_path, *argv, key="sk-" + "wrong" * 4)
@@ -69,3 +82,4 @@ def test_a_wrong_key_fails_at_once_with_the_services_message(
     assert "401 InvalidApiKey: Invalid API-key provided." in proc.stderr
     assert "retrying" not in proc.stderr
     assert right.returncode == 0, right.stderr
+    assert "ft-202601010000-abcd recorded, not on the service" in right.stdout

@@ -236,19 +236,19 @@ def test_first_frame_must_be_the_clips_first_frame(
 def test_unchanged_media_are_not_opened_again(
     effect_factory: Callable[..., Path], run: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import wanbuild.preflight
+    import wanbuild.dataset.preflight
 
     d = effect_factory()
     first = run("validate", str(d))
     assert first.code == 0
     opened: list[Path] = []
-    real = wanbuild.preflight.probe_path
+    real = wanbuild.dataset.preflight.probe_path
 
     def counting(path: Path, *args: object, **kwargs: object) -> object:
         opened.append(path)
         return real(path, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(wanbuild.preflight, "probe_path", counting)
+    monkeypatch.setattr(wanbuild.dataset.preflight, "probe_path", counting)
     again = run("validate", str(d))
     assert again.out == first.out
     assert opened == []

@@ -18,7 +18,7 @@ from wanbuild.reconcile.execute import Executor, adopt
 def adopt_command(effect_dir: Path, remote_id: str, overrides: list[str], out: TextIO) -> int:
     if any("=" not in o and not o.startswith(("+", "~")) for o in overrides):
         raise WanbuildError(f"adopt takes one effect and one id: {' '.join(overrides)}")
-    session = open_session([effect_dir], overrides, out)
+    session = open_session([effect_dir], overrides, out, build=True)
     try:
         [item] = session.items
         executor = Executor(item.client, item.desired, item.lock, lambda _t: None, item.claims)

@@ -43,7 +43,7 @@ def apply_command(
 ) -> int:
     saved = _saved_plan(targets)
     effect_dirs = [Path(d["path"]) for d in saved["effects"].values()] if saved else targets
-    session = open_session(effect_dirs, overrides, out)
+    session = open_session(effect_dirs, overrides, out, build=True)
     try:
         for line in session.headers:
             print(line, file=out, flush=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
-from wanbuild.builder import BuildRefused, build_effect
 from wanbuild.config.load import display, load_effect
+from wanbuild.dataset.builder import BuildRefused, build_effect
 from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
 from wanbuild.store import Store
 

@@ -14,7 +14,7 @@ def checkpoints_command(effect_dirs: list[Path], overrides: list[str], out: Text
     session = open_session(effect_dirs, overrides, out)
     try:
         for item in session.items:
-            d = item.desired
+            d = item.spec
             o = item.observe()
             if o.job is None or o.job.status != "SUCCEEDED":
                 state = o.job.status if o.job else "not trained"

@@ -9,7 +9,6 @@ from typing import TextIO
 
 from wanbuild.commands.session import open_session
 from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
-from wanbuild.reconcile.lockfile import LockFile
 from wanbuild.reconcile.observe import api_of, fetch
 from wanbuild.remote.errors import PermanentRemoteError
 
@@ -29,8 +28,8 @@ def destroy_command(
             print(line, file=out)
         work = []
         for item in session.items:
-            d = item.desired
-            lock = LockFile(item.directory, d.effect, d.target)
+            d = item.spec
+            lock = item.lock
             o = item.observe()
             deployments = [x for x in (o.deployment, *o.others) if x is not None]
             claims = lock.entry().get("claims") or {}
@@ -65,7 +64,7 @@ def destroy_command(
                 print("Nothing destroyed.", file=out)
                 return EXIT_ERROR
         for item, lock, deployments, jobs, files in work:
-            api = api_of(item.desired)
+            api = api_of(item.spec)
             for x in deployments:
                 item.client.delete_deployment(x.deployed_model)
             for j in jobs:
@@ -83,7 +82,7 @@ def destroy_command(
                 retiring=None,
                 destroyed={"deployments": [x.deployed_model for x in deployments]},
             )
-            print(f"{item.desired.effect}: destroyed", file=out)
+            print(f"{item.spec.effect}: destroyed", file=out)
     finally:
         session.close()
     return EXIT_OK

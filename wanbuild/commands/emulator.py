@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TextIO
 
-from wanbuild.backend import ENV_FAULTS, ENV_PROFILE, ENV_TIME_SCALE
+from wanbuild.commands.backend import ENV_FAULTS, ENV_PROFILE, ENV_TIME_SCALE
 from wanbuild.config.catalog import load_catalog
 from wanbuild.config.load import find_conf_dir
 from wanbuild.errors import EXIT_OK, ConfigError

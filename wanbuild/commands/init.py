@@ -12,8 +12,8 @@ from wanbuild.config.catalog import load_catalog
 from wanbuild.config.load import display, find_conf_dir
 from wanbuild.core.names import effect_name_problem
 from wanbuild.core.steps import min_epochs_for, schedule, split_sizes
+from wanbuild.dataset.preflight import is_english_word
 from wanbuild.errors import EXIT_OK, ConfigError
-from wanbuild.preflight import is_english_word
 from wanbuild.spec.effect import ModelSpec
 from wanbuild.spec.kinds import is_video_kind
 from wanbuild.versioning.pipeline import add_build_stage, find_pipeline

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from wanbuild.backend import connect, describe
+from wanbuild.commands.backend import connect, describe
 from wanbuild.config.load import display, load_effect, project_root
+from wanbuild.dataset.desired import desired_state
 from wanbuild.errors import EXIT_OK, WanbuildError
-from wanbuild.reconcile.desired import desired_state
 from wanbuild.reconcile.lockfile import LockFile, find_history
 from wanbuild.reconcile.observe import api_of
 from wanbuild.store import Store

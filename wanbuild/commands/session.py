@@ -1,5 +1,6 @@
-"""What plan, apply, status and destroy share: load the effects, build their datasets, compute
-their desired state, and connect one client per backend and region."""
+"""What the remote commands share: load the effects, connect one client per backend and region,
+and (for plan and apply only) build the datasets and compute the desired state. status, destroy,
+checkpoints and try open a session without building: they need no media."""
 
 from __future__ import annotations
 
@@ -7,25 +8,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from wanbuild.backend import connect, describe
-from wanbuild.builder import BuildRefused
+from wanbuild.commands.backend import connect, describe
 from wanbuild.config.load import LoadedEffect, load_effect
 from wanbuild.core.fingerprint import digest
+from wanbuild.dataset.builder import BuildRefused
+from wanbuild.dataset.desired import desired_state
 from wanbuild.errors import WanbuildError
 from wanbuild.reconcile.claims import Claims, project_effect_dirs, read_claims
-from wanbuild.reconcile.desired import desired_state
 from wanbuild.reconcile.lockfile import LockFile
 from wanbuild.reconcile.observe import observe
+from wanbuild.reconcile.target import target_spec
 from wanbuild.remote.client import Client
-from wanbuild.spec.state import Desired, Observed
+from wanbuild.spec.state import Desired, Observed, TargetSpec
 from wanbuild.store import Store
 
 
 @dataclass
 class Item:
     loaded: LoadedEffect
-    desired: Desired
+    spec: TargetSpec
     client: Client
+    built: Desired | None = None
+
+    @property
+    def desired(self) -> Desired:
+        """The desired state; only sessions opened with build=True (plan, apply) have it."""
+        assert self.built is not None, "this session was opened without building"
+        return self.built
 
     @property
     def directory(self) -> Path:
@@ -37,14 +46,14 @@ class Item:
 
     @property
     def lock(self) -> LockFile:
-        return LockFile(self.directory, self.desired.effect, self.desired.target)
+        return LockFile(self.directory, self.spec.effect, self.spec.target)
 
     def claims(self) -> Claims:
         """Every remote id any effect's lock in this project claims (read afresh)."""
         return read_claims(project_effect_dirs(self.loaded.project, [self.directory]))
 
     def observe(self) -> Observed:
-        return observe(self.client, self.desired, self.lock, self.claims)
+        return observe(self.client, self.built or self.spec, self.lock, self.claims)
 
 
 @dataclass
@@ -59,7 +68,9 @@ class Session:
             c.close()
 
 
-def open_session(effect_dirs: list[Path], overrides: list[str], out: TextIO) -> Session:
+def open_session(
+    effect_dirs: list[Path], overrides: list[str], out: TextIO, *, build: bool = False
+) -> Session:
     clients: dict[tuple[str, str, str], Client] = {}
     items: list[Item] = []
     headers: list[str] = []
@@ -67,22 +78,24 @@ def open_session(effect_dirs: list[Path], overrides: list[str], out: TextIO) -> 
     for effect_dir in effect_dirs:
         loaded = load_effect(effect_dir, overrides)
         e = loaded.effect
-        try:
-            desired = desired_state(loaded, Store.for_project(loaded.project))
-        except BuildRefused as refused:
-            for f in refused.findings:
-                if f.severity == "error":
-                    print(f.render(), file=out)
-            raise WanbuildError(
-                f"{loaded.effect_file}: {refused} (see `wanbuild validate`)"
-            ) from None
+        desired = _build(loaded, out) if build else None
         key = (e.backend.name, e.region.name, e.backend.base_url or e.region.base_url)
         if key not in clients:
             clients[key] = connect(e.backend, e.region, loaded.conf_dir, loaded.project)
             headers.append(describe(e.backend, e.region, loaded.project))
         real = real or e.backend.name != "emulator"
-        items.append(Item(loaded, desired, clients[key]))
+        items.append(Item(loaded, target_spec(loaded), clients[key], desired))
     return Session(items, headers, real, list(clients.values()))
+
+
+def _build(loaded: LoadedEffect, out: TextIO) -> Desired:
+    try:
+        return desired_state(loaded, Store.for_project(loaded.project))
+    except BuildRefused as refused:
+        for f in refused.findings:
+            if f.severity == "error":
+                print(f.render(), file=out)
+        raise WanbuildError(f"{loaded.effect_file}: {refused} (see `wanbuild validate`)") from None
 
 
 def observed_digest(observed: Observed) -> str:

@@ -7,7 +7,6 @@ from typing import TextIO
 
 from wanbuild.commands.session import open_session
 from wanbuild.errors import EXIT_OK
-from wanbuild.reconcile.lockfile import LockFile
 
 
 def status_command(effect_dirs: list[Path], overrides: list[str], out: TextIO) -> int:
@@ -16,14 +15,18 @@ def status_command(effect_dirs: list[Path], overrides: list[str], out: TextIO) -
         for line in session.headers:
             print(line, file=out)
         for item in session.items:
-            d = item.desired
-            lock = LockFile(item.directory, d.effect, d.target)
+            d = item.spec
+            lock = item.lock
             o = item.observe()
             print(f"\n{d.effect} ({d.kind} on {d.model}, {d.target})", file=out)
             files = ", ".join(f"{s} {f.file_id}" for s, f in sorted(o.files.items()))
-            print(f"  dataset     {d.dataset_fp[:16]}: {files or 'not uploaded'}", file=out)
-            if o.job is None:
-                print(f"  job         none for {d.job_name} ({d.steps_text})", file=out)
+            recorded = (lock.record().dataset_fp or "")[:16] or "none"
+            print(f"  dataset     {recorded}: {files or 'not uploaded'}", file=out)
+            rec = lock.record()
+            if o.job is None and rec.job_id:
+                print(f"  job         {rec.job_id} recorded, not on the service", file=out)
+            elif o.job is None:
+                print(f"  job         none recorded ({d.steps_text})", file=out)
             else:
                 j = o.job
                 extra = f", step {j.step}/{d.total_steps}" if j.step is not None else ""
@@ -36,8 +39,10 @@ def status_command(effect_dirs: list[Path], overrides: list[str], out: TextIO) -
                 dep = o.deployment
                 capacity = f" (capacity {dep.capacity})" if dep.capacity is not None else ""
                 print(f"  deployment  {dep.deployed_model} {dep.status}{capacity}", file=out)
+            elif rec.deployed_model:
+                print(f"  deployment  {rec.deployed_model} recorded, not on the service", file=out)
             else:
-                print("  deployment  none for the current configuration", file=out)
+                print("  deployment  none recorded", file=out)
             for other in o.others:
                 print(
                     f"  also        {other.deployed_model} {other.status} "

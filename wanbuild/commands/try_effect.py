@@ -44,7 +44,7 @@ def try_command(
     session = open_session(effect_dirs, overrides, out)
     try:
         item = session.items[0]
-        d = item.desired
+        d = item.spec
         o = item.observe()
         dep = o.deployment
         if dep is None or dep.status != "RUNNING":

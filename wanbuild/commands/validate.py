@@ -9,8 +9,8 @@ from typing import TextIO
 from wanbuild.config.load import load_effect
 from wanbuild.core.findings import has_errors
 from wanbuild.core.steps import schedule, split_sizes
+from wanbuild.dataset.preflight import preflight
 from wanbuild.errors import EXIT_ERROR, EXIT_OK, ConfigError
-from wanbuild.preflight import preflight
 from wanbuild.spec.effect import Effect
 from wanbuild.spec.kinds import is_video_kind
 

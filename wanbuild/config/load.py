@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from wanbuild.config import safe_yaml
 from wanbuild.config.compose import apply_overrides, compose
 from wanbuild.core.names import effect_name_problem
 from wanbuild.errors import ConfigError
@@ -31,6 +31,11 @@ class LoadedEffect:
     effect_file: str
     samples_file: str
     project: Path  # where build/ and .wanbuild/ live, whatever the working directory
+
+    @property
+    def target(self) -> str:
+        """ "<backend>/<region>": the key of this effect's entry in its wanbuild.lock."""
+        return f"{self.effect.backend.name}/{self.effect.region.name}"
 
 
 PROJECT_MARKERS = ("dvc.yaml", ".git", "conf/config.yaml")
@@ -77,17 +82,20 @@ def discover_effects(root: Path) -> list[Path]:
 
 
 def read_yaml(path: Path) -> Any:
-    try:
-        with path.open(encoding="utf-8") as f:
-            return yaml.safe_load(f)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{display(path)}: invalid YAML{at}: {e.problem}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{display(path)}: invalid YAML: {e}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{display(path)}: not UTF-8 text") from None
+    """Every YAML file wanbuild reads goes through the bounded loader (config.safe_yaml)."""
+    return safe_yaml.load(path, display(path))
+
+
+_checked_conf: set[Path] = set()
+
+
+def check_conf_files(conf_dir: Path) -> None:
+    """Hydra reads conf/ itself: run its YAML past the bounded loader first (once per run)."""
+    if conf_dir in _checked_conf:
+        return
+    for path in sorted(conf_dir.rglob("*.yaml")):
+        read_yaml(path)
+    _checked_conf.add(conf_dir)
 
 
 def split_overrides(overrides: list[str]) -> tuple[list[str], list[str]]:
@@ -117,6 +125,7 @@ def load_effect(
     if problem:
         raise ConfigError(f"{display(effect_dir)}: the effect name {problem}")
     conf = conf_dir or find_conf_dir(effect_dir)
+    check_conf_files(conf)
     _check_effect_file(effect_path)
     hydra_overrides, sample_overrides = split_overrides(overrides)
     data = compose(effect_dir, conf, hydra_overrides, display(effect_path))

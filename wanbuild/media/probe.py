@@ -111,7 +111,11 @@ def resolve_media(root: Path, rel: str) -> Path | MediaProblem:
     path = root / Path(*pure.parts)
     if not os.path.lexists(path):
         return MediaProblem("missing", "no such file")
-    real = path.resolve()
+    try:
+        real = path.resolve(strict=True)
+    except (RuntimeError, OSError) as e:  # a symlink loop, or a link to nothing
+        why = "a symlink loop" if "loop" in str(e).lower() else "a broken symlink"
+        return MediaProblem("not_file", f"{why}; point it at a real file")
     if not real.is_relative_to(root.resolve()):
         return MediaProblem("escapes", f"a symlink leading outside the effect directory ({real})")
     if not real.is_file():

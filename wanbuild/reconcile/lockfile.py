@@ -50,14 +50,31 @@ class LockFile:
         return dict(doc)
 
     def _read(self, path: Path, *, restore: str) -> dict[str, Any]:
+        """The lock's document; a damaged one is a user error that names how to recover, and
+        nothing is created remotely while it is unreadable."""
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return {"format": FORMAT, "effect": self.effect, "targets": {}}
-        except ValueError:
-            raise WanbuildError(f"{path}: not valid JSON; {restore}") from None
-        if not isinstance(doc, dict):
-            raise WanbuildError(f"{path}: not a wanbuild lock; {restore}")
+        except (OSError, UnicodeDecodeError) as e:
+            raise WanbuildError(f"{path}: cannot be read ({e}); {restore}") from None
+        recover = (
+            f"{restore} (`git checkout -- {path.name}`), or re-attach what exists with "
+            "`wanbuild adopt EFFECT ID`"
+        )
+        if any(line.startswith(("<<<<<<<", ">>>>>>>")) for line in text.splitlines()):
+            raise WanbuildError(
+                f"{path}: holds merge-conflict markers; keep one side whole (history only "
+                f"grows: take the side with the longer history), or {recover}"
+            )
+        if not text.strip():
+            raise WanbuildError(f"{path}: is empty; {recover}")
+        try:
+            doc = json.loads(text, object_pairs_hook=_no_duplicates)
+        except ValueError as e:
+            raise WanbuildError(f"{path}: not valid JSON ({e}); {recover}") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("targets", {}), dict):
+            raise WanbuildError(f"{path}: not a wanbuild lock; {recover}")
         return doc
 
     def entry(self) -> dict[str, Any]:
@@ -127,6 +144,15 @@ class LockFile:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in doc:
+            raise ValueError(f"key {key!r} appears twice")
+        doc[key] = value
+    return doc
 
 
 def _histories(doc: dict[str, Any]) -> dict[str, list[Any]]:

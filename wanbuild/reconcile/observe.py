@@ -29,6 +29,7 @@ from wanbuild.spec.state import (
     ObservedFile,
     ObservedJob,
     Pending,
+    TargetSpec,
 )
 
 _STEP = re.compile(r"step (\d+)/(\d+)")
@@ -36,8 +37,8 @@ T = TypeVar("T")
 Api = Literal["native", "compatible"]
 
 
-def api_of(desired: Desired) -> Api:
-    return "native" if desired.upload_api == "native" else "compatible"
+def api_of(spec: Desired | TargetSpec) -> Api:
+    return "native" if spec.upload_api == "native" else "compatible"
 
 
 def fetch(get: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
@@ -53,19 +54,29 @@ def fetch(get: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
 
 def observe(
     client: Client,
-    desired: Desired,
+    spec: Desired | TargetSpec,
     lock: LockFile,
     claims: Callable[[], Claims],
     *,
     now: Callable[[], float] = time.time,
 ) -> Observed:
+    """What the remote holds of what the lock records. With the desired state (plan, apply),
+    records are current only when their fingerprints match it; with the target alone (status,
+    destroy, checkpoints, try: no media, no build), what the lock records is current."""
     entry = lock.entry()
     record = lock.record()
-    api = api_of(desired)
+    api = api_of(spec)
+    desired = spec if isinstance(spec, Desired) else None
+
+    def current(kind: str, fingerprint: str | None) -> bool:
+        if desired is None:
+            return True
+        wanted = {"dataset": desired.dataset_fp, "job": desired.job_fp}
+        return fingerprint == wanted.get(kind, desired.deploy_fp)
 
     files: dict[str, ObservedFile] = {}
     dataset = entry.get("dataset") or {}
-    if dataset.get("fingerprint") == desired.dataset_fp:
+    if current("dataset", dataset.get("fingerprint")):
         for split, f in sorted((dataset.get("files") or {}).items()):
             remote = fetch(client.get_file, f["file_id"], api=api)
             if remote is not None:
@@ -76,7 +87,7 @@ def observe(
     history = entry.get("history") or []
     recorded_job = entry.get("job") or {}
     job_id = recorded_job.get("job_id")
-    if recorded_job.get("fingerprint") != desired.job_fp:
+    if desired is not None and not current("job", recorded_job.get("fingerprint")):
         # inputs applied before (a checkout of an older commit): the job trained for them
         earlier = find_history(history, "job_fingerprint", desired.job_fp)
         job_id = earlier.get("job_id") if earlier else None
@@ -90,7 +101,7 @@ def observe(
             rollback = None
 
     checkpoints: tuple[ObservedCheckpoint, ...] = ()
-    if job is not None and job.status == "SUCCEEDED" and desired.checkpoint:
+    if job is not None and job.status == "SUCCEEDED" and spec.checkpoint:
         checkpoints = tuple(
             ObservedCheckpoint(c.checkpoint, c.status, c.model_name)
             for c in client.list_checkpoints(job.job_id)
@@ -99,7 +110,7 @@ def observe(
     deployment = None
     others: list[ObservedDeployment] = []
     recorded_dep = entry.get("deployment") or {}
-    if recorded_dep.get("fingerprint") == desired.deploy_fp:
+    if desired is None or current("deployment", recorded_dep.get("fingerprint")):
         wanted = recorded_dep.get("deployed_model")
     else:  # a rollback may find its deployment still live
         earlier_dep = find_history(history, "deploy_fingerprint", desired.deploy_fp)
@@ -116,10 +127,12 @@ def observe(
             others.append(od)
 
     pending = tuple(
-        _pending(client, desired, intent, claims(), now(), api) for intent in record.intents
+        _pending(client, spec.model, intent, claims(), now(), api) for intent in record.intents
     )
     lookalikes: tuple[str, ...] = ()
-    if job is None and not record.job_id and not pending:
+    if desired is None:
+        pass  # without the dataset there is no name to recognise
+    elif job is None and not record.job_id and not pending:
         lookalikes = _job_lookalikes(client, desired, claims())
     elif deployment is None and not record.deployed_model and not pending:
         model = _model_to_deploy(desired, job, checkpoints)
@@ -136,7 +149,7 @@ def observe(
 
 def _pending(
     client: Client,
-    desired: Desired,
+    model: str,
     intent: dict[str, Any],
     claims: Claims,
     now: float,
@@ -156,7 +169,7 @@ def _pending(
             ):
                 candidates.append(f.file_id)
     elif action == "create_job":
-        for j in client.iter_jobs(model=str(intent.get("model") or desired.model)):
+        for j in client.iter_jobs(model=str(intent.get("model") or model)):
             if j.job_id not in claims and j.job_id not in before and _could_be(j, intent):
                 candidates.append(j.job_id)
     elif action == "create_deployment":

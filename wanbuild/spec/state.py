@@ -12,6 +12,22 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class TargetSpec:
+    """What the remote side of an effect needs, from its configuration alone (no media, no
+    build): status, destroy, checkpoints and try work from this, the lock and the remote."""
+
+    effect: str
+    target: str  # "<backend>/<region>"
+    kind: str
+    model: str
+    region: str
+    upload_api: str
+    checkpoint: str | None
+    total_steps: int
+    steps_text: str
+
+
+@dataclass(frozen=True)
 class DesiredZip:
     split: str
     path: str

@@ -1,21 +1,17 @@
-"""The desired state of an effect: its dataset built (wanbuild.builder), fingerprints computed,
+"""The desired state of an effect: its dataset built (dataset.builder), fingerprints computed,
 prompts compiled into the deployment's aigc_config."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from wanbuild.builder import build_effect
 from wanbuild.config.load import LoadedEffect, display
 from wanbuild.core import fingerprint as fp
 from wanbuild.core.estimate import estimate
 from wanbuild.core.prompts import compile_effect
+from wanbuild.dataset.builder import build_effect
 from wanbuild.spec.state import Desired, DesiredZip
 from wanbuild.store import Store
-
-
-def target_of(loaded: LoadedEffect) -> str:
-    return f"{loaded.effect.backend.name}/{loaded.effect.region.name}"
 
 
 def desired_state(
@@ -52,7 +48,7 @@ def desired_state(
     )
     return Desired(
         effect=e.name,
-        target=target_of(loaded),
+        target=loaded.target,
         kind=e.kind,
         model=e.model.name,
         region=e.region.name,

@@ -25,10 +25,10 @@ from wanbuild.core.findings import Finding, has_errors
 from wanbuild.core.fitting import fit_media
 from wanbuild.core.manifest import Entry, ZipSpec, fingerprint, manifest
 from wanbuild.core.prompts import compile_effect
+from wanbuild.dataset.preflight import preflight
 from wanbuild.errors import WanbuildError
 from wanbuild.media.fit import fit_file
 from wanbuild.media.probe import probe_media_facts
-from wanbuild.preflight import preflight
 from wanbuild.spec.effect import Effect
 from wanbuild.spec.kinds import SAMPLE_MEDIA
 from wanbuild.spec.media import MediaFacts

@@ -1,0 +1,130 @@
+"""Hostile or broken input never hurts: bounded YAML, duplicate keys, encodings, damaged locks,
+symlink loops, unsafe names; and the remote commands that need no dataset work without media.
+Every case answers within seconds with exit 1 and a message naming the thing."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Run
+from tests.emulator_helpers import census
+
+BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(12)
+)
+
+
+@pytest.fixture(autouse=True)
+def fast_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WANBUILD_EMULATOR_TIME_SCALE", "1e7")
+
+
+def fails(result: Run, *parts: str) -> None:
+    text = result.out + result.err
+    assert result.code == 1, text
+    assert "Traceback" not in text
+    assert "a bug in wanbuild" not in text
+    for part in parts:
+        assert part in text, text
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("samples.yaml", BILLION_LAUGHS, "more than 64 alias references"),
+        ("effect.yaml", BILLION_LAUGHS, "more than 64 alias references"),
+        (
+            "samples.yaml",
+            "train:\n  - id: s01\n    subject: a\n    subject: b\n",
+            "line 4: key 'subject' is given twice (first on line 3)",
+        ),
+        ("effect.yaml", "trigger: a\ntrigger: b\n", "key 'trigger' is given twice"),
+        ("samples.yaml", "\ufefftrain: []\n", "byte-order mark"),
+        ("samples.yaml", b"train: [caf\xe9]\n", "line 1: byte 0xe9 is not UTF-8"),
+        ("samples.yaml", "train: [\n", "not valid YAML"),
+    ],
+    ids=["laughs-samples", "laughs-effect", "dup-sample", "dup-effect", "bom", "latin1", "broken"],
+)
+def test_bad_yaml_is_refused_quickly_with_the_line(
+    effect_factory: Callable[..., Path],
+    run: Callable[..., Run],
+    name: str,
+    content: str | bytes,
+    says: str,
+) -> None:
+    d = effect_factory()
+    path = d / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    started = time.monotonic()
+    fails(run("validate", str(d)), f"{name}", says)
+    assert time.monotonic() - started < 10
+
+
+def test_an_oversized_file_is_refused_before_it_is_parsed(
+    effect_factory: Callable[..., Path], run: Callable[..., Run]
+) -> None:
+    d = effect_factory()
+    with (d / "samples.yaml").open("a", encoding="utf-8") as f:
+        f.write("# " + "x" * (9 * 1024 * 1024) + "\n")
+    fails(run("validate", str(d)), "samples.yaml", "over the 8,388,608 a wanbuild file may hold")
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ('<<<<<<< HEAD\n{"targets": {}}\n=======\n{}\n>>>>>>> b\n', "merge-conflict markers"),
+        ("", "is empty"),
+        ('{"targets": {}, "targets": {}}', "key 'targets' appears twice"),
+        ("[1, 2]", "not a wanbuild lock"),
+    ],
+    ids=["conflict", "empty", "duplicate", "not-a-lock"],
+)
+def test_a_damaged_lock_is_a_user_error_and_nothing_is_created(
+    effect_factory: Callable[..., Path],
+    run: Callable[..., Run],
+    tmp_path: Path,
+    content: str,
+    says: str,
+) -> None:
+    d = effect_factory()
+    (d / "wanbuild.lock").write_text(content, encoding="utf-8")
+    fails(run("apply", "--wait", str(d)), "wanbuild.lock", says, "git checkout")
+    fails(run("status", str(d)), says)
+    emulator = tmp_path / ".wanbuild" / "emulator"
+    assert not emulator.exists() or census(tmp_path) == {"files": 0, "jobs": 0, "deployments": 0}
+
+
+def test_a_symlink_loop_in_media_is_named(
+    effect_factory: Callable[..., Path], run: Callable[..., Run]
+) -> None:
+    d = effect_factory()
+    (d / "media" / "s01.jpg").unlink()
+    (d / "media" / "s01.jpg").symlink_to("s01.jpg")
+    fails(run("validate", str(d)), "train[0] (id s01).first_frame", "a symlink loop")
+
+
+def test_remote_commands_work_without_the_media(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
+) -> None:
+    """A fresh clone without media can still see, inspect and undeploy what is live."""
+    d = effect_factory()
+    assert run("apply", "--wait", str(d)).code == 0
+    shutil.rmtree(d / "media")
+    shutil.rmtree(tmp_path / "build")
+    status = run("status", str(d))
+    assert status.code == 0, status.out + status.err
+    assert "SUCCEEDED" in status.out
+    checkpoints = run("checkpoints", str(d))
+    assert checkpoints.code == 0, checkpoints.err
+    assert "checkpoint-400" in checkpoints.out
+    destroyed = run("destroy", "--yes", "--delete-files", str(d))
+    assert destroyed.code == 0, destroyed.out + destroyed.err
+    assert census(tmp_path) == {"files": 0, "jobs": 1, "deployments": 0}
