@@ -100,3 +100,29 @@ def test_init_adds_the_effect_to_the_pipeline(
     text = (repo / "dvc.yaml").read_text()
     assert "      - character_portrait\n      - dolly_zoom\n" in text
     assert "cmd: wanbuild build effects/${item}" in text
+
+
+def test_the_committed_dvc_lock_matches_the_code_and_conf_it_records() -> None:
+    """A fresh clone's `dvc repro` must leave dvc.lock clean: every dependency recorded there
+    that is part of the repository (conf/, effect.yaml, samples.yaml, the generator) still has
+    the recorded hash. Media and zips are not in a clone and are not checked here."""
+    import json
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "dvc", "status", "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DVC_NO_ANALYTICS": "1"},
+        check=True,
+    )
+    stale = []
+    for stage, changes in json.loads(proc.stdout or "{}").items():
+        for change in changes:
+            if not isinstance(change, dict):
+                continue
+            for path, state in (change.get("changed deps") or {}).items():
+                if state == "modified" and "/media" not in path:
+                    stale.append(f"{stage}: {path}")
+    assert not stale, f"dvc.lock is stale (run `dvc repro` and commit it): {stale}"
