@@ -128,3 +128,56 @@ def test_remote_commands_work_without_the_media(
     destroyed = run("destroy", "--yes", "--delete-files", str(d))
     assert destroyed.code == 0, destroyed.out + destroyed.err
     assert census(tmp_path) == {"files": 0, "jobs": 1, "deployments": 0}
+
+
+def test_every_command_finds_the_project_from_a_subdirectory(
+    effect_factory: Callable[..., Path],
+    run: Callable[..., Run],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    d = effect_factory()
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")  # marks the project root
+    monkeypatch.chdir(d / "media")
+    assert run("validate").code == 0
+    planned = run("plan")
+    assert planned.code == 2, planned.err
+    assert "fx: rebuild + upload + retrain" in planned.out
+    assert run("status").code == 0
+    assert (tmp_path / "build" / "fx" / "train.zip").is_file()  # the project's build/
+
+
+def test_media_changed_without_dvc_add_are_named(
+    effect_factory: Callable[..., Path],
+    run: Callable[..., Run],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.test_dvc_pipeline import sh
+
+    d = effect_factory()
+    sh(tmp_path, "git", "init", "-q")
+    sh(tmp_path, "dvc", "init", "-q")
+    sh(tmp_path, "dvc", "add", "-q", str(d / "media"))
+    clean = run("validate", str(d))
+    assert clean.code == 0
+    assert "differ from the DVC record" not in clean.out
+    time.sleep(0.01)
+    shutil.copy(d / "media" / "s03.jpg", d / "media" / "s02.jpg")  # edited, not re-added
+    (d / "media" / "extra.jpg").write_bytes((d / "media" / "s01.jpg").read_bytes())
+    warned = run("validate", str(d))
+    assert "media/extra.jpg, media/s02.jpg differ from the DVC record" in warned.out
+    assert "`dvc add effects/fx/media`" in warned.out
+
+
+def test_build_alone_leaves_nothing_for_git_to_commit(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
+) -> None:
+    from tests.test_dvc_pipeline import sh
+
+    d = effect_factory()
+    sh(tmp_path, "git", "init", "-q")
+    assert run("build", str(d)).code == 0
+    untracked = sh(tmp_path, "git", "status", "--porcelain", "--untracked-files=all")
+    assert untracked.splitlines()  # the effect itself is there to commit
+    assert not [line for line in untracked.splitlines() if "build/" in line], untracked

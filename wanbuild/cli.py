@@ -26,11 +26,12 @@ def _is_override(arg: str) -> bool:
 
 def split_targets(args: Sequence[str]) -> tuple[list[Path], list[str]]:
     """(effect directories, overrides) from the positional arguments."""
-    from wanbuild.config.load import discover_effects
+    from wanbuild.config.load import discover_effects, project_root
 
     paths = [Path(a) for a in args if not _is_override(a)]
     overrides = [a for a in args if _is_override(a)]
-    return (paths or discover_effects(EFFECTS_ROOT)), overrides
+    # from anywhere inside the project: its effects/, not the working directory's
+    return (paths or discover_effects(project_root(Path.cwd()) / EFFECTS_ROOT)), overrides
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -67,6 +67,16 @@ class _Planned:
     sources: dict[str, Source]
 
 
+def _ignore_in_git(build_root: Path) -> None:
+    """build/ holds generated zips (versioned by DVC, never by git): one .gitignore for all
+    effects, so that `git add -A` after `wanbuild build` commits none of them."""
+    ignore = build_root / ".gitignore"
+    build_root.mkdir(parents=True, exist_ok=True)
+    lines = ignore.read_text(encoding="utf-8").splitlines() if ignore.exists() else []
+    if "*" not in lines:  # DVC may add its own entries to the same file: kept
+        ignore.write_text("\n".join(["*", *lines]) + "\n", encoding="utf-8")
+
+
 def build_effect(
     loaded: LoadedEffect,
     store: Store,
@@ -90,6 +100,7 @@ def build_effect(
             result.up_to_date = True
             return result
         _check_limits(effect, loaded.samples_file, specs)
+        _ignore_in_git(out_dir.parent)
         zip_files: dict[str, tuple[str, int]] = {}
         for p in planned:
             path = out_dir / p.spec.file

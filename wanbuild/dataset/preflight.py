@@ -10,7 +10,7 @@ import dataclasses
 import functools
 from dataclasses import dataclass
 
-from wanbuild.config.load import LoadedEffect, load_hp_schema
+from wanbuild.config.load import LoadedEffect, display, load_hp_schema
 from wanbuild.core.findings import Finding
 from wanbuild.core.lint import LintInput, MediaKey, lint
 from wanbuild.media.probe import probe_path, resolve_media
@@ -19,6 +19,7 @@ from wanbuild.spec.kinds import MEDIA_KEYS
 from wanbuild.spec.media import MediaFacts, MediaProblem, Probe
 from wanbuild.store import Store
 from wanbuild.store.hashcache import HashCache
+from wanbuild.versioning.revisions import stale_media
 
 # wordfreq's Zipf scale: 1.0 is about once per hundred million words.
 _WORD_ZIPF = 1.0
@@ -83,4 +84,18 @@ def preflight(loaded: LoadedEffect, *, strict: bool = False, store: Store | None
             strict=strict,
         )
     )
+    stale = stale_media(effect.directory, loaded.project)
+    if stale:
+        shown = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
+        findings.append(
+            Finding(
+                "warning",
+                loaded.effect_file.replace("effect.yaml", "media"),
+                "DVC",
+                f"{shown} differ from the DVC record; a run now trains on data nobody can "
+                "check out again",
+                f"`dvc add {display(effect.directory / 'media')}`, commit the .dvc file, "
+                "`dvc push`",
+            )
+        )
     return Checked(findings, probes)

@@ -26,7 +26,15 @@ class Store:
         return cls(Path(home) if home else project / ".wanbuild")
 
     def hash_cache(self) -> HashCache:
+        self._ignored_by_git()
         return HashCache(self.root / "cache" / "hashes.sqlite")
+
+    def _ignored_by_git(self) -> None:
+        """Caches, the emulator's state and the lock mirror are this machine's: never committed."""
+        ignore = self.root / ".gitignore"
+        if not ignore.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            ignore.write_text("*\n", encoding="utf-8")
 
     def fitted_path(self, source_sha256: str, fit: Fit) -> Path:
         key = hashlib.sha256(f"{source_sha256}|{fit.key()}|{FIT_VERSION}".encode()).hexdigest()

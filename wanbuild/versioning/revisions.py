@@ -102,7 +102,7 @@ def _local_remotes(cwd: Path) -> list[Path]:
     return found
 
 
-def _dir_listing(cwd: Path, md5: str) -> dict[str, str] | None:
+def dir_listing(cwd: Path, md5: str) -> dict[str, str] | None:
     h = md5.removesuffix(".dir")
     stores = [cwd / ".dvc/cache", *_local_remotes(cwd)]
     for cache in (p for s in stores for p in (s / "files" / "md5", s)):
@@ -134,7 +134,7 @@ def media_hashes(cwd: Path, rev: str, effect_dir: str) -> dict[str, str] | None:
         rel = path.relative_to(base)
         md5 = str(out["md5"])
         if md5.endswith(".dir"):
-            listing = _dir_listing(cwd, md5)
+            listing = dir_listing(cwd, md5)
             if listing is None:
                 return None
             hashes.update({str(rel / k): v for k, v in listing.items()})
@@ -153,3 +153,37 @@ def file_md5(path: Path) -> str | None:
         return h.hexdigest()
     except OSError:
         return None
+
+
+def stale_media(effect_dir: Path, project: Path) -> list[str]:
+    """Media that differ from their .dvc record in the working tree: files added or removed
+    since `dvc add`, or changed after it (only files newer than the record are hashed). Empty
+    when nothing is DVC-tracked here or the record's listing is not in the cache."""
+    stale: list[str] = []
+    for record in sorted(effect_dir.glob("*.dvc")):
+        try:
+            outs = _outs(yaml.safe_load(record.read_text(encoding="utf-8")))
+        except (OSError, yaml.YAMLError):
+            continue
+        recorded_at = record.stat().st_mtime
+        for out in outs:
+            md5, root = str(out.get("md5") or ""), record.parent / str(out.get("path", ""))
+            if not md5.endswith(".dir") or not root.is_dir():
+                continue
+            listing = dir_listing(project, md5)
+            if listing is None:
+                continue
+            on_disk = {
+                p.relative_to(root).as_posix(): p
+                for p in root.rglob("*")
+                if p.is_file() and not p.name.startswith(".")
+            }
+            for rel in sorted(set(on_disk) | set(listing)):
+                path = on_disk.get(rel)
+                if (
+                    path is None
+                    or rel not in listing
+                    or (path.stat().st_mtime > recorded_at and file_md5(path) != listing[rel])
+                ):
+                    stale.append(f"{root.name}/{rel}")
+    return stale
