@@ -144,6 +144,7 @@ def test_every_command_finds_the_project_from_a_subdirectory(
     assert planned.code == 2, planned.err
     assert "fx: rebuild + upload + retrain" in planned.out
     assert run("status").code == 0
+    assert run("build").code == 0
     assert (tmp_path / "build" / "fx" / "train.zip").is_file()  # the project's build/
 
 
@@ -181,3 +182,16 @@ def test_build_alone_leaves_nothing_for_git_to_commit(
     untracked = sh(tmp_path, "git", "status", "--porcelain", "--untracked-files=all")
     assert untracked.splitlines()  # the effect itself is there to commit
     assert not [line for line in untracked.splitlines() if "build/" in line], untracked
+
+
+def test_plan_never_writes_zips(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
+) -> None:
+    d = effect_factory()
+    planned = run("plan", str(d))
+    assert planned.code == 2
+    assert "needs build, ~" in planned.out
+    assert not (tmp_path / "build").exists()
+    assert run("apply", str(d)).code == 0
+    assert (tmp_path / "build" / "fx" / "train.zip").is_file()
+    assert "needs build" not in run("plan", str(d)).out

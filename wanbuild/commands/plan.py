@@ -17,7 +17,7 @@ from wanbuild.errors import EXIT_CHANGES, EXIT_OK
 def make_plans(
     effect_dirs: list[Path], overrides: list[str], out: TextIO, *, retry_failed: bool = False
 ) -> tuple[list[EffectPlan], dict[str, Any], Any]:
-    session = open_session(effect_dirs, overrides, out, build=True)
+    session = open_session(effect_dirs, overrides, out, build=True, write=False)
     plans: list[EffectPlan] = []
     details: dict[str, dict[str, Any]] = {}
     for item in session.items:

@@ -69,7 +69,12 @@ class Session:
 
 
 def open_session(
-    effect_dirs: list[Path], overrides: list[str], out: TextIO, *, build: bool = False
+    effect_dirs: list[Path],
+    overrides: list[str],
+    out: TextIO,
+    *,
+    build: bool = False,
+    write: bool = True,
 ) -> Session:
     clients: dict[tuple[str, str, str], Client] = {}
     items: list[Item] = []
@@ -78,7 +83,7 @@ def open_session(
     for effect_dir in effect_dirs:
         loaded = load_effect(effect_dir, overrides)
         e = loaded.effect
-        desired = _build(loaded, out) if build else None
+        desired = _build(loaded, out, write) if build else None
         key = (e.backend.name, e.region.name, e.backend.base_url or e.region.base_url)
         if key not in clients:
             clients[key] = connect(e.backend, e.region, loaded.conf_dir, loaded.project)
@@ -88,9 +93,9 @@ def open_session(
     return Session(items, headers, real, list(clients.values()))
 
 
-def _build(loaded: LoadedEffect, out: TextIO) -> Desired:
+def _build(loaded: LoadedEffect, out: TextIO, write: bool) -> Desired:
     try:
-        return desired_state(loaded, Store.for_project(loaded.project))
+        return desired_state(loaded, Store.for_project(loaded.project), write=write)
     except BuildRefused as refused:
         for f in refused.findings:
             if f.severity == "error":

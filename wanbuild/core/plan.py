@@ -148,7 +148,8 @@ def plan(desired: Desired, observed: Observed, *, retry_failed: bool = False) ->
                 Kind.UPLOAD,
                 z.upload_name,
                 reason,
-                f"{detail}; {z.size / 1_048_576:.2f} MB",
+                f"{detail}; {'needs build, ~' if not desired.built else ''}"
+                f"{z.size / 1_048_576:.2f} MB",
                 split=z.split,
             ).id
         )

@@ -59,6 +59,7 @@ class Built:
     zips: dict[str, tuple[Path, str, int, int]] = field(default_factory=dict)
     fitted: list[tuple[str, str]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    written: bool = True  # False: a plan's view, the zips are not on disk yet
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,11 @@ def build_effect(
     out_root: Path | None = None,
     strict: bool = False,
     report: Callable[[str], None] = lambda _line: None,
+    write: bool = True,
 ) -> Built:
+    """Check, fit and (with `write`) write the effect's zips. Without `write` (a plan) nothing
+    is written: the fingerprint comes from the planned entries, and zips that are not built
+    yet are given with their estimated size and no hash (`Built.written` is False)."""
     effect = loaded.effect
     checked = preflight(loaded, strict=strict, store=store)
     if has_errors(checked.findings):
@@ -100,6 +105,12 @@ def build_effect(
             result.up_to_date = True
             return result
         _check_limits(effect, loaded.samples_file, specs)
+        if not write:
+            for p in planned:
+                size = sum(e.size for e in p.spec.entries)
+                result.zips[p.spec.split] = (out_dir / p.spec.file, "", size, len(p.spec.entries))
+            result.written = False
+            return result
         _ignore_in_git(out_dir.parent)
         zip_files: dict[str, tuple[str, int]] = {}
         for p in planned:

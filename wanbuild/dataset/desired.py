@@ -15,10 +15,15 @@ from wanbuild.store import Store
 
 
 def desired_state(
-    loaded: LoadedEffect, store: Store, report: Callable[[str], None] = lambda _l: None
+    loaded: LoadedEffect,
+    store: Store,
+    report: Callable[[str], None] = lambda _l: None,
+    *,
+    write: bool = True,
 ) -> Desired:
+    """The effect's desired state; `write=False` (plan) computes it without writing zips."""
     e = loaded.effect
-    built = build_effect(loaded, store, report=report)
+    built = build_effect(loaded, store, report=report, write=write)
     hp = dict(e.hyper_parameters)
     est = estimate(e)
     job_fp = fp.job_fingerprint(
@@ -69,4 +74,5 @@ def desired_state(
         cost_estimate_cny=est.cost_cny,
         hours_estimate=est.hours,
         fitted=tuple(f"{src}: {change}" for src, change in built.fitted),
+        built=built.written,
     )

@@ -61,6 +61,7 @@ class Desired:
     cost_estimate_cny: float | None = None
     hours_estimate: float | None = None
     fitted: tuple[str, ...] = ()  # media changes build made, to say in the plan
+    built: bool = True  # False: planned without writing the zips (sizes are estimates)
 
 
 @dataclass(frozen=True)
