@@ -4,6 +4,7 @@ Every case answers within seconds with exit 1 and a message naming the thing."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Callable
@@ -195,3 +196,49 @@ def test_plan_never_writes_zips(
     assert run("apply", str(d)).code == 0
     assert (tmp_path / "build" / "fx" / "train.zip").is_file()
     assert "needs build" not in run("plan", str(d)).out
+
+
+def test_plan_of_an_unchanged_effect_opens_no_media_and_no_yaml(
+    effect_factory: Callable[..., Path],
+    run: Callable[..., Run],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The plan cache: keyed by the stat of every input, so a second plan composes nothing,
+    parses no YAML and probes no media; any edit is seen at once."""
+    from tests.helpers import edit_samples
+    from wanbuild.config import load as config_load
+    from wanbuild.config import safe_yaml
+    from wanbuild.dataset import preflight
+
+    d = effect_factory()
+    first = run("plan", str(d))
+    assert first.code == 2
+
+    def forbidden(*_a: object, **_k: object) -> None:
+        raise AssertionError("an unchanged effect was composed or probed again")
+
+    read: list[str] = []
+    real_load = safe_yaml.load
+
+    def recorded(path: Path, shown: str) -> object:
+        read.append(str(path))
+        return real_load(path, shown)
+
+    with monkeypatch.context() as m:
+        m.setattr(safe_yaml, "load", recorded)
+        m.setattr(config_load, "compose", forbidden)
+        m.setattr(preflight, "probe_media", forbidden)
+        again = run("plan", str(d))
+    # the embedded emulator reads its catalog; nothing of the effect is read
+    assert not [p for p in read if str(d) in p], read
+    assert again.code == 2, again.err
+    assert again.out == first.out
+    edit_samples(d, "train", 0, background="standing on a windy pier.")
+    changed = run("plan", "--format", "json", str(d))
+    assert "windy pier" not in changed.out  # plans show actions, not captions: the fingerprint
+    assert (
+        json.loads(changed.out)["effects"]["fx"]["desired"]["dataset"]
+        != json.loads(run("plan", "--format", "json", str(d), "samples.train.0.background=x").out)[
+            "effects"
+        ]["fx"]["desired"]["dataset"]
+    )

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import TextIO
 
 from wanbuild.commands.backend import connect, describe
-from wanbuild.config.load import LoadedEffect, load_effect
+from wanbuild.config.load import LoadedEffect, find_conf_dir, load_effect, project_root
 from wanbuild.core.fingerprint import digest
+from wanbuild.dataset import plan_cache
 from wanbuild.dataset.builder import BuildRefused
 from wanbuild.dataset.desired import desired_state
 from wanbuild.errors import WanbuildError
@@ -81,9 +82,13 @@ def open_session(
     headers: list[str] = []
     real = False
     for effect_dir in effect_dirs:
-        loaded = load_effect(effect_dir, overrides)
+        desired: Desired | None
+        if build and not write:  # a plan: remembered while no input changes
+            loaded, desired = _planned(effect_dir, overrides, out)
+        else:
+            loaded = load_effect(effect_dir, overrides)
+            desired = _build(loaded, out, write) if build else None
         e = loaded.effect
-        desired = _build(loaded, out, write) if build else None
         key = (e.backend.name, e.region.name, e.backend.base_url or e.region.base_url)
         if key not in clients:
             clients[key] = connect(e.backend, e.region, loaded.conf_dir, loaded.project)
@@ -91,6 +96,22 @@ def open_session(
         real = real or e.backend.name != "emulator"
         items.append(Item(loaded, target_spec(loaded), clients[key], desired))
     return Session(items, headers, real, list(clients.values()))
+
+
+def _planned(effect_dir: Path, overrides: list[str], out: TextIO) -> tuple[LoadedEffect, Desired]:
+    project = project_root(effect_dir)
+    conf = find_conf_dir(effect_dir)
+    store = Store.for_project(project)
+    stat_key = plan_cache.key(
+        effect_dir, conf, project / "build" / effect_dir.resolve().name, overrides
+    )
+    hit = plan_cache.load(store, effect_dir, stat_key, project, conf)
+    if hit is not None:
+        return hit
+    loaded = load_effect(effect_dir, overrides)
+    desired = _build(loaded, out, write=False)
+    plan_cache.save(store, stat_key, loaded, desired)
+    return loaded, desired
 
 
 def _build(loaded: LoadedEffect, out: TextIO, write: bool) -> Desired:
