@@ -9,7 +9,8 @@ from typing import TextIO
 
 from wanbuild.commands.session import open_session
 from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
-from wanbuild.reconcile.observe import api_of, fetch
+from wanbuild.reconcile.index import fetch
+from wanbuild.reconcile.observe import api_of
 from wanbuild.remote.errors import PermanentRemoteError
 
 

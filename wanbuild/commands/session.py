@@ -16,6 +16,7 @@ from wanbuild.dataset.builder import BuildRefused
 from wanbuild.dataset.desired import desired_state
 from wanbuild.errors import WanbuildError
 from wanbuild.reconcile.claims import Claims, project_effect_dirs, read_claims
+from wanbuild.reconcile.index import RemoteIndex
 from wanbuild.reconcile.lockfile import LockFile
 from wanbuild.reconcile.observe import observe
 from wanbuild.reconcile.target import target_spec
@@ -30,6 +31,7 @@ class Item:
     spec: TargetSpec
     client: Client
     built: Desired | None = None
+    index: RemoteIndex | None = None  # the session's one listing of the remote, per client
 
     @property
     def desired(self) -> Desired:
@@ -54,7 +56,9 @@ class Item:
         return read_claims(project_effect_dirs(self.loaded.project, [self.directory]))
 
     def observe(self) -> Observed:
-        return observe(self.client, self.built or self.spec, self.lock, self.claims)
+        return observe(
+            self.client, self.built or self.spec, self.lock, self.claims, index=self.index
+        )
 
 
 @dataclass
@@ -78,6 +82,7 @@ def open_session(
     write: bool = True,
 ) -> Session:
     clients: dict[tuple[str, str, str], Client] = {}
+    indexes: dict[tuple[str, str, str], RemoteIndex] = {}
     items: list[Item] = []
     headers: list[str] = []
     real = False
@@ -94,7 +99,9 @@ def open_session(
             clients[key] = connect(e.backend, e.region, loaded.conf_dir, loaded.project)
             headers.append(describe(e.backend, e.region, loaded.project))
         real = real or e.backend.name != "emulator"
-        items.append(Item(loaded, target_spec(loaded), clients[key], desired))
+        if key not in indexes:
+            indexes[key] = RemoteIndex(clients[key])
+        items.append(Item(loaded, target_spec(loaded), clients[key], desired, indexes[key]))
     return Session(items, headers, real, list(clients.values()))
 
 

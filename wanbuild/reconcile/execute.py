@@ -266,7 +266,7 @@ def adopt(executor: Executor, remote_id: str, *, intent_key: str | None) -> str:
     None, the pending create of its kind, if any). Returns what it was: file, job, deployment.
     Refuses an object another effect's lock claims, or a job on another base model."""
     from wanbuild.errors import WanbuildError
-    from wanbuild.reconcile.observe import fetch
+    from wanbuild.reconcile.index import fetch
 
     owner = executor.claims().owner(remote_id)
     lock, d, client = executor.lock, executor.desired, executor.client

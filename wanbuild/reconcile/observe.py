@@ -17,9 +17,9 @@ from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 from wanbuild.reconcile.claims import Claims
+from wanbuild.reconcile.index import RemoteIndex, fetch
 from wanbuild.reconcile.lockfile import LockFile, find_history
 from wanbuild.remote.client import Client
-from wanbuild.remote.errors import PermanentRemoteError
 from wanbuild.remote.models import Deployment, FineTuneJob
 from wanbuild.spec.state import (
     Desired,
@@ -41,17 +41,6 @@ def api_of(spec: Desired | TargetSpec) -> Api:
     return "native" if spec.upload_api == "native" else "compatible"
 
 
-def fetch(get: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
-    """GET by id; None when the service says the object does not exist (404, or the files
-    API's 400 "File not found")."""
-    try:
-        return get(*args, **kwargs)
-    except PermanentRemoteError as e:
-        if e.status == 404 or (e.status == 400 and "not found" in str(e).lower()):
-            return None
-        raise
-
-
 def observe(
     client: Client,
     spec: Desired | TargetSpec,
@@ -59,6 +48,7 @@ def observe(
     claims: Callable[[], Claims],
     *,
     now: Callable[[], float] = time.time,
+    index: RemoteIndex | None = None,
 ) -> Observed:
     """What the remote holds of what the lock records. With the desired state (plan, apply),
     records are current only when their fingerprints match it; with the target alone (status,
@@ -67,6 +57,12 @@ def observe(
     record = lock.record()
     api = api_of(spec)
     desired = spec if isinstance(spec, Desired) else None
+    if index is None:  # apply: every pass looks afresh, by id
+        get_file: Callable[[str], Any] = lambda fid: fetch(client.get_file, fid, api=api)  # noqa: E731
+        get_job: Callable[[str], Any] = lambda jid: fetch(client.get_job, jid)  # noqa: E731
+        get_dep: Callable[[str], Any] = lambda name: fetch(client.get_deployment, name)  # noqa: E731
+    else:  # plan, status: the run's one listing of each kind
+        get_file, get_job, get_dep = (lambda fid: index.file(fid, api)), index.job, index.deployment
 
     def current(kind: str, fingerprint: str | None) -> bool:
         if desired is None:
@@ -78,7 +74,7 @@ def observe(
     dataset = entry.get("dataset") or {}
     if current("dataset", dataset.get("fingerprint")):
         for split, f in sorted((dataset.get("files") or {}).items()):
-            remote = fetch(client.get_file, f["file_id"], api=api)
+            remote = get_file(f["file_id"])
             if remote is not None:
                 files[split] = ObservedFile(remote.file_id, remote.name, split)
 
@@ -94,7 +90,7 @@ def observe(
         if earlier is not None:
             rollback = earlier.get("commit") or f"the inputs applied at {earlier['applied_at']}"
     if job_id:
-        remote_job = fetch(client.get_job, job_id)
+        remote_job = get_job(job_id)
         if remote_job is not None:
             job = _observed_job(client, remote_job)
         else:
@@ -117,7 +113,7 @@ def observe(
         wanted = (earlier_dep or {}).get("deployed_model")
     names = [recorded_dep.get("deployed_model"), *(entry.get("retiring") or ()), wanted]
     for name in dict.fromkeys(n for n in names if n):
-        remote_dep = fetch(client.get_deployment, name)
+        remote_dep = get_dep(name)
         if remote_dep is None:
             continue
         od = _observed_deployment(remote_dep)
