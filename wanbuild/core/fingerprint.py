@@ -2,9 +2,8 @@
 
     job        = model + training type + kind + dataset fingerprint + resolved hyperparameters
     deployment = job + checkpoint pin + aigc_config + plan (+ capacity, which is scaled in place)
-Names carry fingerprints so that objects created by a run that died before recording them are
-found again by listing: uploads by file name/description, jobs by job_name/model_name, the
-deployment by its suffix.
+Names carry fingerprints for people reading the console and for noticing a lost lock; they
+are never identity: the ids create calls return, recorded in wanbuild.lock, are.
 """
 
 from __future__ import annotations
