@@ -292,3 +292,29 @@ def test_outputs_land_in_the_project_whatever_the_working_directory(
     assert (tmp_path / ".wanbuild/emulator/state.sqlite").is_file()
     assert not (tmp_path / "effects/.wanbuild").exists()
     assert d.is_dir()
+
+
+def test_a_build_of_unchanged_effects_reads_nothing_and_an_edit_rebuilds_only_that_one(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.helpers import edit_samples
+    from wanbuild.config import load as config_load
+    from wanbuild.dataset import preflight
+
+    a, b = effect_factory("a"), effect_factory("b")
+    assert run("build").code == 0
+
+    def forbidden(*_a: object, **_k: object) -> None:
+        raise AssertionError("an unchanged effect was composed or probed again")
+
+    with monkeypatch.context() as m:
+        m.setattr(config_load, "compose", forbidden)
+        m.setattr(preflight, "probe_media", forbidden)
+        again = run("build")
+    assert again.code == 0, again.out
+    assert again.out.count("up to date (unchanged since the last build)") == 2
+    edit_samples(a, "train", 0, background="standing on a windy pier.")
+    edited = run("build")
+    assert f"{a.name}: built" in edited.out.replace("effects/", "")
+    assert "b: up to date (unchanged since the last build)" in edited.out.replace("effects/", "")
+    assert b.is_dir()

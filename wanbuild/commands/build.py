@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from wanbuild.config.load import display, load_effect
+from wanbuild.config.load import display, find_conf_dir, load_effect, project_root
+from wanbuild.dataset import plan_cache
 from wanbuild.dataset.builder import BuildRefused, build_effect
 from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
 from wanbuild.store import Store
@@ -20,6 +22,19 @@ def build(
 ) -> int:
     failed = False
     for effect_dir in effect_dirs:
+        project = project_root(effect_dir)
+        store = Store.for_project(project)
+        build_dir = project / "build" / effect_dir.resolve().name
+        extra = [*overrides, *(["--strict"] if strict else [])]
+        stat_key = plan_cache.key(effect_dir, find_conf_dir(effect_dir), build_dir, extra)
+        remembered = _last_build(store, effect_dir)
+        if remembered.get("key") == stat_key:  # no input and no output changed since
+            print(
+                f"{display(effect_dir)}: up to date (unchanged since the last build), "
+                f"fingerprint {str(remembered.get('fingerprint'))[:16]}",
+                file=out,
+            )
+            continue
         try:
             loaded = load_effect(effect_dir, overrides)
             e = loaded.effect
@@ -54,4 +69,25 @@ def build(
                 file=out,
             )
         print(f"{display(effect_dir)}: {state}, fingerprint {result.fingerprint[:16]}", file=out)
+        key_after = plan_cache.key(effect_dir, find_conf_dir(effect_dir), build_dir, extra)
+        _remember_build(store, effect_dir, key_after, result.fingerprint)
     return EXIT_ERROR if failed else EXIT_OK
+
+
+def _record(store: Store, effect_dir: Path) -> Path:
+    return store.root / "cache" / "build" / f"{effect_dir.resolve().name}.json"
+
+
+def _last_build(store: Store, effect_dir: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(_record(store, effect_dir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _remember_build(store: Store, effect_dir: Path, key: str, fingerprint: str) -> None:
+    """The stat key of a successful build: the next build skips the effect while it holds."""
+    path = _record(store, effect_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"key": key, "fingerprint": fingerprint}), encoding="utf-8")
