@@ -12,8 +12,6 @@ from wanbuild.commands.backend import connect, describe
 from wanbuild.config.load import LoadedEffect, find_conf_dir, load_effect, project_root
 from wanbuild.core.fingerprint import digest
 from wanbuild.dataset import plan_cache
-from wanbuild.dataset.builder import BuildRefused
-from wanbuild.dataset.desired import desired_state
 from wanbuild.errors import WanbuildError
 from wanbuild.reconcile.claims import Claims, project_effect_dirs, read_claims
 from wanbuild.reconcile.index import RemoteIndex
@@ -122,6 +120,10 @@ def _planned(effect_dir: Path, overrides: list[str], out: TextIO) -> tuple[Loade
 
 
 def _build(loaded: LoadedEffect, out: TextIO, write: bool) -> Desired:
+    # imported here: a plan of unchanged effects (the plan cache) never loads the builder
+    from wanbuild.dataset.builder import BuildRefused
+    from wanbuild.dataset.desired import desired_state
+
     try:
         return desired_state(loaded, Store.for_project(loaded.project), write=write)
     except BuildRefused as refused:
