@@ -133,10 +133,11 @@ def observe(
     elif deployment is None and not record.deployed_model and not pending:
         model = _model_to_deploy(desired, job, checkpoints)
         if model is not None:
+            owned = claims()
             lookalikes = tuple(
                 d.deployed_model
                 for d in client.iter_deployments()
-                if d.model_name == model and d.deployed_model not in claims()
+                if d.model_name == model and d.deployed_model not in owned
             )
     return Observed(
         files, job, checkpoints, deployment, tuple(others), record, pending, lookalikes, rollback
