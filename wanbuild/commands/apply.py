@@ -27,6 +27,7 @@ from wanbuild.spec.state import Desired, Observed
 from wanbuild.versioning.git import inputs_commit
 
 EXIT_INTERRUPTED = 130
+MAX_PARALLEL = 32  # effects converging at once
 
 
 def apply_command(
@@ -202,7 +203,9 @@ def _run(
         except WanbuildError as e:
             return Outcome(d.effect, "failed", str(e))
 
-    with progress, ThreadPoolExecutor(max_workers=min(4, len(items)) or 1) as pool:
+    # waiting dominates (hours of training, minutes of deploying): every effect waits in its
+    # own thread, so the waits overlap; the remote calls themselves are few and short
+    with progress, ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(items)) or 1) as pool:
         futures = [pool.submit(one, item) for item in items]
         try:
             while not all(f.done() for f in futures):
