@@ -11,13 +11,13 @@ from typing import TextIO
 from wanbuild.commands.backend import connect, describe
 from wanbuild.config.load import LoadedEffect, find_conf_dir, load_effect, project_root
 from wanbuild.core.fingerprint import digest
+from wanbuild.core.target import target_spec
 from wanbuild.dataset import plan_cache
 from wanbuild.errors import WanbuildError
 from wanbuild.reconcile.claims import Claims, project_effect_dirs, read_claims
 from wanbuild.reconcile.index import RemoteIndex
 from wanbuild.reconcile.lockfile import LockFile
 from wanbuild.reconcile.observe import observe
-from wanbuild.reconcile.target import target_spec
 from wanbuild.remote.client import Client
 from wanbuild.spec.state import Desired, Observed, TargetSpec
 from wanbuild.store import Store
@@ -99,7 +99,7 @@ def open_session(
         real = real or e.backend.name != "emulator"
         if key not in indexes:
             indexes[key] = RemoteIndex(clients[key])
-        items.append(Item(loaded, target_spec(loaded), clients[key], desired, indexes[key]))
+        items.append(Item(loaded, target_spec(e), clients[key], desired, indexes[key]))
     return Session(items, headers, real, list(clients.values()))
 
 

@@ -32,11 +32,6 @@ class LoadedEffect:
     samples_file: str
     project: Path  # where build/ and .wanbuild/ live, whatever the working directory
 
-    @property
-    def target(self) -> str:
-        """ "<backend>/<region>": the key of this effect's entry in its wanbuild.lock."""
-        return f"{self.effect.backend.name}/{self.effect.region.name}"
-
 
 PROJECT_MARKERS = ("dvc.yaml", ".git", "conf/config.yaml")
 

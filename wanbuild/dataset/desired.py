@@ -3,12 +3,14 @@ prompts compiled into the deployment's aigc_config."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from wanbuild.config.load import LoadedEffect, display
 from wanbuild.core import fingerprint as fp
 from wanbuild.core.estimate import estimate
 from wanbuild.core.prompts import compile_effect
+from wanbuild.core.target import target_spec
 from wanbuild.dataset.builder import build_effect
 from wanbuild.spec.state import Desired, DesiredZip
 from wanbuild.store import Store
@@ -25,6 +27,7 @@ def desired_state(
     e = loaded.effect
     built = build_effect(loaded, store, report=report, write=write)
     hp = dict(e.hyper_parameters)
+    spec = target_spec(e)
     est = estimate(e)
     job_fp = fp.job_fingerprint(
         model=e.model.name,
@@ -52,21 +55,13 @@ def desired_state(
         )
     )
     return Desired(
-        effect=e.name,
-        target=loaded.target,
-        kind=e.kind,
-        model=e.model.name,
-        region=e.region.name,
-        upload_api=e.region.upload_api,
+        **dataclasses.asdict(spec),  # effect, target, kind, model, region, upload_api, ...
         dataset_fp=built.fingerprint,
         zips=zips,
         training_type=e.model.training_type,
         hyper_parameters=hp,
         job_fp=job_fp,
         job_name=fp.job_name(e.name, job_fp),
-        total_steps=est.total_steps,
-        steps_text=est.steps_text,
-        checkpoint=e.deploy.checkpoint,
         capacity=e.deploy.capacity,
         aigc_config=aigc,
         deploy_fp=deploy_fp,

@@ -1,19 +1,19 @@
 """An effect's remote identity from its configuration alone: which backend and region its lock
-entry is kept under, which model and upload API it uses. No media are read, nothing is built."""
+entry is kept under, which model and upload API it uses, its steps. Pure: no media, no build.
+The desired state (dataset.desired) starts from the same values."""
 
 from __future__ import annotations
 
-from wanbuild.config.load import LoadedEffect
 from wanbuild.core.estimate import estimate
+from wanbuild.spec.effect import Effect
 from wanbuild.spec.state import TargetSpec
 
 
-def target_spec(loaded: LoadedEffect) -> TargetSpec:
-    e = loaded.effect
+def target_spec(e: Effect) -> TargetSpec:
     est = estimate(e)
     return TargetSpec(
         effect=e.name,
-        target=loaded.target,
+        target=f"{e.backend.name}/{e.region.name}",
         kind=e.kind,
         model=e.model.name,
         region=e.region.name,
