@@ -106,13 +106,15 @@ def test_step_rules_are_enforced_at_create(tmp_path: Path) -> None:
 class Stepper:
     """One effect reconciled by hand, pass by pass: observe, plan, run the first change."""
 
-    def __init__(self, tmp_path: Path, client: Client) -> None:
-        self.dir = write_effect(tmp_path, "fx")
+    def __init__(
+        self, tmp_path: Path, client: Client, name: str = "fx", neighbours: tuple[Path, ...] = ()
+    ) -> None:
+        self.dir = write_effect(tmp_path, name)
         loaded = load_effect(self.dir, [])
         self.desired = desired_state(loaded, Store(tmp_path / ".wanbuild"))
-        self.lock = LockFile(self.dir, "fx", self.desired.target)
+        self.lock = LockFile(self.dir, name, self.desired.target)
         self.client = client
-        self.claims = lambda: read_claims([self.dir])
+        self.claims = lambda: read_claims([*neighbours, self.dir])
         self.executor = Executor(client, self.desired, self.lock, lambda _t: None, self.claims)
 
     def kinds(self) -> list[Kind]:
@@ -126,7 +128,7 @@ class Stepper:
         current = plan(self.desired, observed)
         action = next(a for a in current.actions if a.kind not in (Kind.SKIP,))
         if action.kind in (Kind.UPLOAD, Kind.TRAIN, Kind.DEPLOY, Kind.ADOPT, Kind.UNDEPLOY):
-            self.executor.run(action, observed, retry_failed=False)
+            self.executor.run(action, observed)
         return action.kind
 
 
@@ -192,13 +194,7 @@ def test_another_effects_unrecorded_job_is_never_adopted(tmp_path: Path) -> None
     a = Stepper(tmp_path, client)
     a.act()
     a.act()  # a's job, recorded in a's lock
-    b_dir = write_effect(tmp_path, "other")
-    b = Stepper.__new__(Stepper)
-    b.dir, b.client = b_dir, client
-    b.desired = desired_state(load_effect(b_dir, []), Store(tmp_path / ".wanbuild"))
-    b.lock = LockFile(b_dir, "other", b.desired.target)
-    b.claims = lambda: read_claims([a.dir, b_dir])
-    b.executor = Executor(client, b.desired, b.lock, lambda _t: None, b.claims)
+    b = Stepper(tmp_path, client, "other", neighbours=(a.dir,))  # b sees a's lock
     b.act()
     b.lock.add_intent(
         {

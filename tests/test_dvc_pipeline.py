@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Run
+from tests.helpers import write_effect
 from wanbuild.demo import generate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,6 +48,19 @@ def sh(repo: Path, *argv: str) -> str:
     proc = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"{argv}: {proc.stdout}\n{proc.stderr}"
     return proc.stdout
+
+
+def dvc_project(root: Path, remote: Path) -> Path:
+    """A git + DVC project in `root` (branch main, nothing committed) holding one effect `fx`
+    whose media are `dvc add`ed, with `remote` as its local-directory DVC remote."""
+    root.mkdir()
+    d = write_effect(root, "fx")
+    (root / ".gitignore").write_text(".wanbuild/\nbuild/\n")
+    sh(root, "git", "init", "-q", "-b", "main")
+    sh(root, "dvc", "init", "-q")
+    sh(root, "dvc", "remote", "add", "-d", "storage", str(remote))
+    sh(root, "dvc", "add", "-q", str(d / "media"))
+    return d
 
 
 @pytest.fixture

@@ -150,10 +150,7 @@ def test_every_command_finds_the_project_from_a_subdirectory(
 
 
 def test_media_changed_without_dvc_add_are_named(
-    effect_factory: Callable[..., Path],
-    run: Callable[..., Run],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
 ) -> None:
     from tests.test_dvc_pipeline import sh
 

@@ -107,17 +107,10 @@ def test_uncommitted_inputs_get_their_commit_once_committed(
 @pytest.fixture
 def dvc_repo(tmp_path: Path) -> Path:
     """A git + DVC project whose effect's media are DVC-tracked, with a local remote."""
-    from tests.test_dvc_pipeline import sh
+    from tests.test_dvc_pipeline import dvc_project
 
-    root = tmp_path / "proj"
-    root.mkdir()
-    d = write_effect(root, "fx")
-    (root / ".gitignore").write_text(".wanbuild/\nbuild/\n")
-    sh(root, "git", "init", "-q", "-b", "main")
-    sh(root, "dvc", "init", "-q")
-    sh(root, "dvc", "remote", "add", "-d", "storage", str(tmp_path / "remote"))
-    sh(root, "dvc", "add", "-q", str(d / "media"))
-    return root
+    dvc_project(tmp_path / "proj", tmp_path / "remote")
+    return tmp_path / "proj"
 
 
 def test_reproduce_two_commits_later_rebuilds_verifies_and_trains_once(

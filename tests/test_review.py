@@ -18,11 +18,10 @@ from tests.helpers import (
     edit_samples,
     read_samples,
     sample_entry,
-    write_effect,
     write_media,
     write_samples,
 )
-from tests.test_dvc_pipeline import sh
+from tests.test_dvc_pipeline import dvc_project, sh
 from wanbuild.core.actions import Impact
 from wanbuild.core.review import EffectView, SampleView, diff, word_diff
 
@@ -79,15 +78,8 @@ def test_word_diff_names_the_words() -> None:
 @pytest.fixture
 def project(tmp_path: Path) -> tuple[Path, Path]:
     """A git + DVC project with one effect whose media are in a local-directory DVC remote."""
-    root = tmp_path / "origin"
-    root.mkdir()
-    d = write_effect(root, "fx", n_train=6)
-    (root / ".gitignore").write_text(".wanbuild/\nbuild/\n")
-    remote = tmp_path / "dvc-remote"
-    sh(root, "git", "init", "-q", "-b", "main")
-    sh(root, "dvc", "init", "-q")
-    sh(root, "dvc", "remote", "add", "-d", "storage", str(remote))
-    sh(root, "dvc", "add", "-q", str(d / "media"))
+    root, remote = tmp_path / "origin", tmp_path / "dvc-remote"
+    dvc_project(root, remote)
     sh(root, "git", "add", "-A")
     sh(root, "git", "commit", "-q", "-m", "fx")
     sh(root, "dvc", "push", "-q")

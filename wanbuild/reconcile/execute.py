@@ -18,8 +18,10 @@ from typing import Any
 
 from wanbuild.core.actions import Action, Kind
 from wanbuild.core.fingerprint import job_name
+from wanbuild.errors import WanbuildError
 from wanbuild.reconcile import crash
 from wanbuild.reconcile.claims import Claims
+from wanbuild.reconcile.index import fetch
 from wanbuild.reconcile.lockfile import LockFile, deployment_entry, file_entry, job_entry
 from wanbuild.reconcile.observe import api_of
 from wanbuild.remote.client import Client
@@ -43,7 +45,7 @@ class Executor:
         self.claims = claims
         self.new_suffix: Callable[[], str] = lambda: secrets.token_hex(4)  # a test seam
 
-    def run(self, action: Action, observed: Observed, *, retry_failed: bool) -> None:
+    def run(self, action: Action, observed: Observed) -> None:
         handler = {
             Kind.UPLOAD: self._upload,
             Kind.TRAIN: self._train,
@@ -265,9 +267,6 @@ def adopt(executor: Executor, remote_id: str, *, intent_key: str | None) -> str:
     """Record `remote_id` as this effect's, settling the pending create `intent_key` (or, with
     None, the pending create of its kind, if any). Returns what it was: file, job, deployment.
     Refuses an object another effect's lock claims, or a job on another base model."""
-    from wanbuild.errors import WanbuildError
-    from wanbuild.reconcile.index import fetch
-
     owner = executor.claims().owner(remote_id)
     lock, d, client = executor.lock, executor.desired, executor.client
     if owner is not None and Path(owner).resolve() != lock.path.parent.resolve():

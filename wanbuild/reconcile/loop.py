@@ -89,7 +89,7 @@ def converge(
             for action in current.actions:
                 if not _runnable(action, done):
                     continue
-                executor.run(action, observed, retry_failed=retry)
+                executor.run(action, observed)
                 done.add(action.id)
                 acted = True
                 if action.kind is Kind.TRAIN:
