@@ -9,7 +9,6 @@ request may have been applied) leaves the intent for the next observation to set
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from wanbuild.reconcile.observe import api_of
 from wanbuild.remote.client import Client
 from wanbuild.remote.errors import PermanentRemoteError
 from wanbuild.spec.state import Desired, Observed
+from wanbuild.versioning.revisions import file_md5
 
 Say = Callable[[str], None]
 SUFFIX_TRIES = 3
@@ -64,7 +64,9 @@ class Executor:
     def _upload(self, action: Action, observed: Observed) -> None:
         z = next(z for z in self.desired.zips if z.split == action.params["split"])
         api = api_of(self.desired)
-        md5 = _md5(Path(z.path))
+        md5 = file_md5(Path(z.path))
+        if md5 is None:
+            raise FileNotFoundError(z.path)  # built moments ago; gone means something is wrong
         claims = self.claims()
         before = [
             f.file_id
@@ -307,14 +309,6 @@ def adopt(executor: Executor, remote_id: str, *, intent_key: str | None) -> str:
         executor._record_file(split, fp, f.file_id, key if intent else None)
         return "file"
     raise WanbuildError(f"{remote_id}: no such job, deployment or file on the service")
-
-
-def _md5(path: Path) -> str:
-    h = hashlib.md5()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _link(src: Path, dst: Path) -> None:

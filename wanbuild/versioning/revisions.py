@@ -72,7 +72,7 @@ def show(cwd: Path, rev: str, path: str) -> str | None:
         return None
 
 
-def _outs(doc: Any) -> list[dict[str, Any]]:
+def dvc_outs(doc: Any) -> list[dict[str, Any]]:
     """Every `outs` entry of a .dvc file or of dvc.lock (whose stages carry them)."""
     if not isinstance(doc, dict):
         return []
@@ -121,11 +121,11 @@ def media_hashes(cwd: Path, rev: str, effect_dir: str) -> dict[str, str] | None:
     listed = str(_git(cwd, "ls-tree", "-r", "--name-only", rev, "--", effect_dir)).splitlines()
     for p in listed:
         if p.endswith(".dvc"):
-            for out in _outs(yaml.safe_load(show(cwd, rev, p) or "")):
+            for out in dvc_outs(yaml.safe_load(show(cwd, rev, p) or "")):
                 records.append({**out, "path": str(PurePosixPath(p).parent / str(out["path"]))})
     lock = show(cwd, rev, "dvc.lock")
     if lock:
-        records += _outs(yaml.safe_load(lock))
+        records += dvc_outs(yaml.safe_load(lock))
     hashes: dict[str, str] = {}
     for out in records:
         path = PurePosixPath(str(out.get("path", "")))
@@ -162,7 +162,7 @@ def stale_media(effect_dir: Path, project: Path) -> list[str]:
     stale: list[str] = []
     for record in sorted(effect_dir.glob("*.dvc")):
         try:
-            outs = _outs(yaml.safe_load(record.read_text(encoding="utf-8")))
+            outs = dvc_outs(yaml.safe_load(record.read_text(encoding="utf-8")))
         except (OSError, yaml.YAMLError):
             continue
         recorded_at = record.stat().st_mtime

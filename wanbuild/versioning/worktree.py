@@ -11,7 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import yaml
+
 from wanbuild.errors import WanbuildError
+from wanbuild.versioning.revisions import dvc_outs
 
 
 def _run(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -59,18 +62,11 @@ def _checkout_data(root: Path, tree: Path, rev: str, paths: list[str]) -> None:
 
 
 def _stage_outs(tree: Path, paths: list[str]) -> list[str]:
-    import yaml
-
     try:
-        lock = yaml.safe_load((tree / "dvc.lock").read_text(encoding="utf-8")) or {}
+        lock = yaml.safe_load((tree / "dvc.lock").read_text(encoding="utf-8"))
     except OSError:
         return []
-    outs = [
-        str(o.get("path"))
-        for stage in (lock.get("stages") or {}).values()
-        for o in (stage.get("outs") or [])
-        if isinstance(o, dict)
-    ]
+    outs = [str(o.get("path")) for o in dvc_outs(lock)]
     return [o for o in outs if _under(tree / o, tree, paths) and not o.startswith("build/")]
 
 
