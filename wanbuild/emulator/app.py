@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,7 +21,7 @@ from starlette.types import ASGIApp
 
 from wanbuild.config.catalog import Catalog
 from wanbuild.emulator import deployments as dep
-from wanbuild.emulator import files
+from wanbuild.emulator import files, timeline
 from wanbuild.emulator import finetunes as ft
 from wanbuild.emulator import generation as gen
 from wanbuild.emulator.clock import ScaledClock
@@ -87,9 +88,11 @@ def create_app(
     profile: Profile = TYPICAL,
     api_key: str | None = None,
 ) -> ASGIApp:
-    store = Store(state_dir)
+    store = Store(state_dir, listed_by)
     clock = clock or _persistent_clock(store, time_scale)
-    emu = Emulator(store, catalog, region, clock, faults or Faults(), profile)
+    faults = faults or Faults()
+    faults.reseed(_opening(store))
+    emu = Emulator(store, catalog, region, clock, faults, profile)
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -98,6 +101,14 @@ def create_app(
     app = Starlette(routes=ROUTES, exception_handlers={ApiError: api_error})
     app.state.emulator = emu
     return Gate(app, emu.faults, api_key)
+
+
+def _opening(store: Store) -> int:
+    """How many times this state has been opened, this time included."""
+    with store.lock:
+        n = int(store.meta("openings") or 0) + 1
+        store.set_meta("openings", str(n))
+    return n
 
 
 def _persistent_clock(store: Store, scale: float) -> ScaledClock:
@@ -112,3 +123,14 @@ def _persistent_clock(store: Store, scale: float) -> ScaledClock:
             sim = sim0 + (wall - wall0) * scale0
         store.set_meta("clock", f"{sim} {wall} {scale}")
     return ScaledClock(sim, wall, scale)
+
+
+def listed_by(kind: str, doc: dict[str, Any]) -> tuple[str | None, float | None]:
+    """What the list calls filter on: (tag, when the object leaves the lists)."""
+    if kind == "file":
+        return str(doc["api"]), None
+    if kind == "job":
+        return str(doc["model"]), (float("-inf") if doc.get("deleted") else None)
+    if kind == "deployment" and doc.get("delete_at") is not None:
+        return None, float(doc["delete_at"]) + timeline.DELETE_S
+    return None, None

@@ -14,10 +14,9 @@ from wanbuild.emulator.http import (
     ApiError,
     Emulator,
     emulator,
-    listed,
+    listing,
     ok,
-    page,
-    paged,
+    page_body,
     read_json,
 )
 
@@ -197,14 +196,9 @@ async def get_deployment(request: Request) -> Response:
 async def list_deployments(request: Request) -> Response:
     emu = emulator(request)
     now = emu.clock()
-    page_no, size = page(request, 50, 200)
-    docs = [
-        d
-        for d in listed(emu, emu.store.all("deployment", emu.region(request)), now)
-        if timeline.deployment_state(d, now) != "DELETED"
-    ][::-1]
-    view = lambda d: _deployment_view(emu, d, now)  # noqa: E731
-    return ok(paged(docs, page_no, size, "deployments", view))
+    page_no, size, total, docs = listing(emu, request, "deployment", 50, 200, now=now)
+    views = [_deployment_view(emu, d, now) for d in docs]
+    return ok(page_body(page_no, size, total, "deployments", views))
 
 
 async def scale_deployment(request: Request) -> Response:

@@ -10,6 +10,10 @@ can lose the replies of its uploads, jobs and deployments and nothing else; reje
 POST requests with 500 without applying them (a create that never happened, yet got no reply);
 latency is added seconds; fail_job_at_step makes every job fail at that step; fail_deploy makes
 every deployment FAILED. Only /api/v1 and /compatible-mode paths are affected.
+
+The draws are seeded by the seed and by how many times the emulator's state has been opened, so
+a sequence of runs is reproducible from a fresh state, and a rerun does not meet the very same
+faults at the very same requests as the run before it (as no real service would).
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ class Faults:
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
+
+    def reseed(self, opening: int) -> None:
+        """Draw from the sequence of the emulator state's `opening`-th run."""
+        self._rng = random.Random(f"{self.seed}/{opening}")
 
     @classmethod
     def parse(cls, text: str | None) -> Faults:

@@ -3,52 +3,67 @@ one (/compatible-mode/v1/files, field `file`, OpenAI objects). Bytes are kept on
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from wanbuild.emulator import timeline
-from wanbuild.emulator.http import ApiError, Emulator, emulator, listed, ok, page, paged, plain
+from wanbuild.emulator.http import (
+    ApiError,
+    Emulator,
+    emulator,
+    listing,
+    ok,
+    page_body,
+    plain,
+)
+from wanbuild.emulator.multipart import FilePart, Form, FormError, receive_form
 
 MAX_FILE_BYTES = 1 << 30
 
 
-async def _save_upload(
-    emu: Emulator, region: str, upload: Any, *, api: str, purpose: str, description: str | None
-) -> dict[str, Any] | dict[str, str]:
-    file_id = str(uuid.uuid4()) if api == "native" else f"file-ft-{secrets.token_hex(10)}"
-    path = emu.store.blobs / file_id
-    md5 = hashlib.md5()
-    size = 0
-    with path.open("wb") as out:
-        while chunk := await upload.read(1 << 20):
-            size += len(chunk)
-            if size > MAX_FILE_BYTES:
-                out.close()
-                path.unlink(missing_ok=True)
-                return {
-                    "name": upload.filename,
-                    "code": "BadRequest.TooLarge",
-                    "message": "The file is larger than 1 GB.",
-                }
-            md5.update(chunk)
-            out.write(chunk)
-    now = emu.clock()
+def _blob(emu: Emulator, api: str) -> Callable[[], tuple[str, Path]]:
+    def name() -> tuple[str, Path]:
+        file_id = str(uuid.uuid4()) if api == "native" else f"file-ft-{secrets.token_hex(10)}"
+        return file_id, emu.store.blobs / file_id
+
+    return name
+
+
+async def _form(emu: Emulator, request: Request, api: str, max_files: int) -> Form:
+    try:
+        return await receive_form(
+            request, blob=_blob(emu, api), limit=MAX_FILE_BYTES, max_files=max_files
+        )
+    except FormError as e:
+        raise ApiError(400, "InvalidParameter", str(e)) from None
+
+
+def _record_upload(
+    emu: Emulator, region: str, part: FilePart, *, api: str, purpose: str, description: str | None
+) -> dict[str, Any]:
+    if part.too_large:
+        return {
+            "name": part.filename,
+            "code": "BadRequest.TooLarge",
+            "message": "The file is larger than 1 GB.",
+        }
     doc = {
-        "file_id": file_id,
-        "name": upload.filename or file_id,
+        "file_id": part.file_id,
+        "name": part.filename or part.file_id,
         "description": description,
         "purpose": purpose,
-        "size": size,
-        "md5": md5.hexdigest(),
-        "created": now,
+        "size": part.size,
+        "md5": part.md5,
+        "created": emu.clock(),
         "api": api,
     }
-    emu.store.put("file", file_id, region, doc)
+    emu.store.put("file", part.file_id, region, doc)
     return doc
 
 
@@ -82,40 +97,38 @@ def _compat_file(doc: dict[str, Any]) -> dict[str, Any]:
 async def upload_native(request: Request) -> Response:
     emu = emulator(request)
     region = emu.region(request)
-    async with request.form(max_files=100) as form:
-        files = [f for f in form.getlist("files") if hasattr(f, "read")]
-        if not files:
-            raise ApiError(400, "InvalidParameter", "No file found in form field 'files'.")
-        descriptions = [str(d) for d in form.getlist("descriptions")]
-        purpose = str(form.get("purpose") or "fine-tune")
-        uploaded, failed = [], []
-        for i, upload in enumerate(files):
-            desc = (
-                descriptions[i]
-                if i < len(descriptions)
-                else (descriptions[0] if len(descriptions) == 1 else None)
-            )
-            doc = await _save_upload(
-                emu, region, upload, api="native", purpose=purpose, description=desc
-            )
-            if "code" in doc:
-                failed.append(doc)
-            else:
-                uploaded.append({"name": doc["name"], "file_id": doc["file_id"]})
+    form = await _form(emu, request, "native", 100)
+    files = [f for f in form.files if f.name == "files"]
+    for stray in (f for f in form.files if f.name != "files"):
+        stray.path.unlink(missing_ok=True)
+    if not files:
+        raise ApiError(400, "InvalidParameter", "No file found in form field 'files'.")
+    descriptions = form.fields.get("descriptions", [])
+    purpose = form.get("purpose") or "fine-tune"
+    uploaded, failed = [], []
+    for i, part in enumerate(files):
+        desc = (
+            descriptions[i]
+            if i < len(descriptions)
+            else (descriptions[0] if len(descriptions) == 1 else None)
+        )
+        doc = _record_upload(emu, region, part, api="native", purpose=purpose, description=desc)
+        if "code" in doc:
+            failed.append(doc)
+        else:
+            uploaded.append({"name": doc["name"], "file_id": doc["file_id"]})
     return ok({"uploaded_files": uploaded, "failed_uploads": failed}, key="data")
 
 
 async def list_native(request: Request) -> Response:
     emu = emulator(request)
     region = emu.region(request)
-    page_no, size = page(request, 10, 100)
-    shown = listed(emu, emu.store.all("file", region), emu.clock())
-    docs = [d for d in shown if d["api"] == "native"][::-1]
-
-    def view(numbered: tuple[int, dict[str, Any]]) -> dict[str, Any]:
-        return {"id": numbered[0], **_native_file(numbered[1], region)}
-
-    return ok(paged(list(enumerate(docs, 1)), page_no, size, "files", view), key="data")
+    page_no, size, total, docs = listing(
+        emu, request, "file", 10, 100, now=emu.clock(), tag="native"
+    )
+    first = (page_no - 1) * size + 1
+    files = [{"id": n, **_native_file(d, region)} for n, d in enumerate(docs, first)]
+    return ok(page_body(page_no, size, total, "files", files), key="data")
 
 
 def _file(emu: Emulator, request: Request) -> dict[str, Any]:
@@ -141,16 +154,16 @@ async def delete_native(request: Request) -> Response:
 async def upload_compat(request: Request) -> Response:
     emu = emulator(request)
     region = emu.region(request)
-    async with request.form(max_files=1) as form:
-        upload = form.get("file")
-        if not hasattr(upload, "read"):
+    form = await _form(emu, request, "compatible", 1)
+    part = next((f for f in form.files if f.name == "file"), None)
+    purpose = form.get("purpose") or ""
+    if part is None or not purpose:
+        for f in form.files:
+            f.path.unlink(missing_ok=True)
+        if part is None:
             raise ApiError(400, "InvalidParameter", "No file found in form field 'file'.")
-        purpose = str(form.get("purpose") or "")
-        if not purpose:
-            raise ApiError(400, "InvalidParameter", "purpose is required, e.g. fine-tune.")
-        doc = await _save_upload(
-            emu, region, upload, api="compatible", purpose=purpose, description=None
-        )
+        raise ApiError(400, "InvalidParameter", "purpose is required, e.g. fine-tune.")
+    doc = _record_upload(emu, region, part, api="compatible", purpose=purpose, description=None)
     if "code" in doc:
         raise ApiError(400, str(doc["code"]), str(doc["message"]))
     return plain(_compat_file(doc))
@@ -158,8 +171,14 @@ async def upload_compat(request: Request) -> Response:
 
 async def list_compat(request: Request) -> Response:
     emu = emulator(request)
-    shown = listed(emu, emu.store.all("file", emu.region(request)), emu.clock())
-    docs = [d for d in shown if d["api"] == "compatible"]
+    _total, docs = emu.store.listing(
+        "file",
+        emu.region(request),
+        now=emu.clock(),
+        lag=emu.profile.list_lag_s,
+        tag="compatible",
+        newest_first=False,
+    )
     purpose = request.query_params.get("purpose")
     if purpose:
         docs = [d for d in docs if d["purpose"] == purpose]

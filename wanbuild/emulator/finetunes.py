@@ -7,7 +7,6 @@ import secrets
 import time
 from typing import Any
 
-import jsonschema
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,10 +17,10 @@ from wanbuild.emulator.http import (
     ApiError,
     Emulator,
     emulator,
-    listed,
+    listing,
     ok,
     page,
-    paged,
+    page_body,
     read_json,
 )
 
@@ -54,7 +53,7 @@ def _check_hyper_parameters(model: CatalogModel, given: dict[str, Any]) -> dict[
         )
     merged = {**model.defaults, **given}
     errors = sorted(
-        jsonschema.Draft202012Validator(model.hp_schema).iter_errors(merged),
+        _validator(model.hp_schema).iter_errors(merged),
         key=lambda e: list(e.path),
     )
     if errors:
@@ -243,15 +242,10 @@ async def get_job(request: Request) -> Response:
 
 async def list_jobs(request: Request) -> Response:
     emu = emulator(request)
-    page_no, size = page(request, 10, 100)
+    model = request.query_params.get("model") or None
     now = emu.clock()
-    model = request.query_params.get("model")
-    docs = [
-        d
-        for d in listed(emu, emu.store.all("job", emu.region(request)), now)
-        if not d.get("deleted") and (not model or d["model"] == model)
-    ][::-1]
-    return ok(paged(docs, page_no, size, "jobs", lambda d: _job_view(emu, d, now)))
+    page_no, size, total, docs = listing(emu, request, "job", 10, 100, now=now, tag=model)
+    return ok(page_body(page_no, size, total, "jobs", [_job_view(emu, d, now) for d in docs]))
 
 
 async def cancel_job(request: Request) -> Response:
@@ -384,3 +378,9 @@ async def validation_details(request: Request) -> Response:
             )
         rows.append(row)
     return ok({"page_no": page_no, "page_size": size, "total": len(items), "list": rows})
+
+
+def _validator(schema: dict[str, Any]) -> Any:
+    import jsonschema  # here: only a create validates, and the import is heavy for a list
+
+    return jsonschema.Draft202012Validator(schema)

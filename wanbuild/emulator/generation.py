@@ -11,7 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from wanbuild.emulator import outputs, timeline
+from wanbuild.emulator import timeline
 from wanbuild.emulator.deployments import live_deployment
 from wanbuild.emulator.http import ApiError, emulator, new_request_id, ok, read_json
 
@@ -122,6 +122,8 @@ async def task_output(request: Request) -> Response:
         return Response(status_code=404)
     path = emu.store.outputs / f"{task_id}.{ext}"
     if not path.exists():
+        from wanbuild.emulator import outputs  # PIL and PyAV: only when media are asked for
+
         if ext == "mp4":
             outputs.make_video(path, task.get("url"), task_id)
         else:
@@ -135,6 +137,8 @@ async def preview_output(request: Request) -> Response:
     path = emu.store.outputs / "previews" / p["job_id"] / p["checkpoint"] / f"{p['i']}.{p['ext']}"
     if not path.exists():
         seed = f"{p['job_id']}/{p['checkpoint']}/{p['i']}"
+        from wanbuild.emulator import outputs  # PIL and PyAV: only when media are asked for
+
         if p["ext"] == "mp4":
             path.parent.mkdir(parents=True, exist_ok=True)
             outputs.make_video(path, None, seed)

@@ -101,24 +101,35 @@ async def read_json(request: Request) -> dict[str, Any]:
     return body
 
 
-def listed(emu: Emulator, docs: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
-    """What a list call shows: under a profile with list lag, objects created less than
-    `list_lag_s` ago are not there yet (GET by id sees them at once)."""
-    lag = emu.profile.list_lag_s
-    return [d for d in docs if float(d["created"]) + lag <= now] if lag else docs
+def listing(
+    emu: Emulator,
+    request: Request,
+    kind: str,
+    default_size: int,
+    max_size: int,
+    *,
+    now: float,
+    tag: str | None = None,
+) -> tuple[int, int, int, list[dict[str, Any]]]:
+    """One page of a list call at `now`, newest first: (page_no, size, total, documents). Under a
+    profile with list lag, objects created less than `list_lag_s` ago are not there yet (GET by
+    id sees them at once); deleted ones are gone."""
+    page_no, size = page(request, default_size, max_size)
+    total, docs = emu.store.listing(
+        kind,
+        emu.region(request),
+        now=now,
+        lag=emu.profile.list_lag_s,
+        tag=tag,
+        offset=(page_no - 1) * size,
+        limit=size,
+    )
+    return page_no, size, total, docs
 
 
-def paged(
-    docs: list[Any], page_no: int, size: int, key: str, view: Callable[[Any], Any]
-) -> dict[str, Any]:
-    """One page of `docs` in the service's list shape: page_no, page_size, total, items."""
-    chunk = docs[(page_no - 1) * size : page_no * size]
-    return {
-        "page_no": page_no,
-        "page_size": size,
-        "total": len(docs),
-        key: [view(d) for d in chunk],
-    }
+def page_body(page_no: int, size: int, total: int, key: str, items: list[Any]) -> dict[str, Any]:
+    """A page in the service's list shape: page_no, page_size, total, items."""
+    return {"page_no": page_no, "page_size": size, "total": total, key: items}
 
 
 def page(request: Request, default_size: int, max_size: int) -> tuple[int, int]:

@@ -2,12 +2,17 @@
 
 Separate wanbuild runs and a restarted server see the same "cloud". Writes are serialised by a
 lock (the app serves requests from a thread pool) and by SQLite across processes.
+
+Lists are answered by SQL: each object's creation time, a tag (the upload API of a file, the
+model of a job) and the time it leaves the lists (a deleted job, a deleted deployment) are
+columns beside the document, indexed, so a page decodes only the objects on it.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +24,55 @@ CREATE TABLE IF NOT EXISTS objects (
     kind TEXT, id TEXT, region TEXT, seq INTEGER, doc TEXT, PRIMARY KEY (kind, id)
 );
 """
+# added after the first release: a state directory made before is upgraded in place
+_COLUMNS = {"created": "REAL", "tag": "TEXT", "gone_at": "REAL"}
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS objects_listed ON objects (kind, region, seq);
+CREATE INDEX IF NOT EXISTS objects_seq ON objects (seq);
+"""
+
+# (kind, document) -> (tag, gone_at): what lists filter on
+Describe = Callable[[str, dict[str, Any]], tuple[str | None, float | None]]
+
+
+def _untagged(_kind: str, _doc: dict[str, Any]) -> tuple[str | None, float | None]:
+    return None, None
 
 
 class Store:
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, describe: Describe = _untagged) -> None:
         self.dir = state_dir
         self.blobs = state_dir / "files"
         self.outputs = state_dir / "outputs"
         for d in (self.dir, self.blobs, self.outputs):
             d.mkdir(parents=True, exist_ok=True)
+        self._describe = describe
         self._conn = open_db(state_dir / "state.sqlite", _SCHEMA)
         self.lock = threading.RLock()
+        self._upgrade()
+
+    def _upgrade(self) -> None:
+        have = {row[1] for row in self._conn.execute("PRAGMA table_info(objects)")}
+        missing = [c for c in _COLUMNS if c not in have]
+        with self.lock:
+            for column in missing:
+                self._conn.execute(f"ALTER TABLE objects ADD COLUMN {column} {_COLUMNS[column]}")
+            if missing:
+                rows = self._conn.execute("SELECT kind, id, doc FROM objects").fetchall()
+                for kind, oid, doc in rows:
+                    self._conn.execute(
+                        "UPDATE objects SET created = ?, tag = ?, gone_at = ? "
+                        "WHERE kind = ? AND id = ?",
+                        (*self._columns(kind, json.loads(doc)), kind, oid),
+                    )
+            self._conn.executescript(_INDEXES)
+
+    def _columns(
+        self, kind: str, doc: dict[str, Any]
+    ) -> tuple[float | None, str | None, float | None]:
+        tag, gone_at = self._describe(kind, doc)
+        created = doc.get("created")
+        return (float(created) if created is not None else None), tag, gone_at
 
     def close(self) -> None:
         self._conn.close()
@@ -53,8 +96,9 @@ class Store:
             else:
                 seq = row[0]
             self._conn.execute(
-                "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?)",
-                (kind, oid, region, seq, json.dumps(doc)),
+                "INSERT OR REPLACE INTO objects (kind, id, region, seq, doc, created, tag, gone_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (kind, oid, region, seq, json.dumps(doc), *self._columns(kind, doc)),
             )
 
     def get(self, kind: str, oid: str, region: str) -> dict[str, Any] | None:
@@ -68,6 +112,38 @@ class Store:
             "SELECT doc FROM objects WHERE kind = ? AND region = ? ORDER BY seq", (kind, region)
         ).fetchall()
         return [dict(json.loads(r[0])) for r in rows]
+
+    def listing(
+        self,
+        kind: str,
+        region: str,
+        *,
+        now: float,
+        lag: float = 0.0,
+        tag: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        newest_first: bool = True,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """What a list call shows at `now`: objects created at least `lag` ago, not gone, with
+        `tag` when given; (how many in all, the documents from `offset`, at most `limit`)."""
+        where = "kind = ? AND region = ? AND (gone_at IS NULL OR gone_at > ?)"
+        args: list[Any] = [kind, region, now]
+        if lag:
+            where += " AND created + ? <= ?"
+            args += [lag, now]
+        if tag is not None:
+            where += " AND tag = ?"
+            args.append(tag)
+        order = "DESC" if newest_first else "ASC"
+        with self.lock:  # the count and the page from one state
+            total = self._conn.execute(f"SELECT COUNT(*) FROM objects WHERE {where}", args)
+            count = int(total.fetchone()[0])
+            rows = self._conn.execute(
+                f"SELECT doc FROM objects WHERE {where} ORDER BY seq {order} LIMIT ? OFFSET ?",
+                [*args, -1 if limit is None else limit, offset],
+            ).fetchall()
+        return count, [dict(json.loads(r[0])) for r in rows]
 
     def delete(self, kind: str, oid: str) -> None:
         self._conn.execute("DELETE FROM objects WHERE kind = ? AND id = ?", (kind, oid))
