@@ -115,8 +115,9 @@ def build_effect(
         zip_files: dict[str, tuple[str, int]] = {}
         for p in planned:
             path = out_dir / p.spec.file
-            write_zip(path, p.sources)
-            zip_files[p.spec.split] = (cache.sha256(path), path.stat().st_size)
+            sha256 = write_zip(path, p.sources)
+            cache.remember(path, sha256)
+            zip_files[p.spec.split] = (sha256, path.stat().st_size)
             result.zips[p.spec.split] = (path, *zip_files[p.spec.split], len(p.spec.entries))
         for stale in set(layout.ZIP_NAMES.values()) - {p.spec.file for p in planned}:
             (out_dir / stale).unlink(missing_ok=True)

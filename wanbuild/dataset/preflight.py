@@ -33,17 +33,21 @@ def is_english_word(token: str) -> bool:
 
 
 def probe_media(effect: Effect, cache: HashCache) -> dict[MediaKey, Probe]:
+    splits = (("train", effect.samples.train), ("validation", effect.samples.validation))
+    wanted = [
+        (split, i, key, media_type, rel)
+        for split, items in splits
+        for i, sample in enumerate(items)
+        for key, media_type in MEDIA_KEYS.items()
+        if (rel := getattr(sample, key)) is not None
+    ]
+    # a cold dataset is hashed on every core first; each probe below then finds its hash
+    found = (resolve_media(effect.directory, w[4]) for w in wanted)
+    cache.warm(p for p in found if not isinstance(p, MediaProblem))
     probes: dict[MediaKey, Probe] = {}
-    for split, items in (
-        ("train", effect.samples.train),
-        ("validation", effect.samples.validation),
-    ):
-        for i, sample in enumerate(items):
-            for key, media_type in MEDIA_KEYS.items():
-                rel = getattr(sample, key)
-                if rel is not None:
-                    compare = split == "train" and key in ("first_frame", "video")
-                    probes[(split, i, key)] = _probe(effect, rel, media_type, compare, cache)
+    for split, i, key, media_type, rel in wanted:
+        compare = split == "train" and key in ("first_frame", "video")
+        probes[(split, i, key)] = _probe(effect, rel, media_type, compare, cache)
     return probes
 
 
