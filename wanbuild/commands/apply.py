@@ -23,11 +23,14 @@ from wanbuild.core.render import render_text
 from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
 from wanbuild.reconcile.loop import Hooks, Outcome, converge
 from wanbuild.reconcile.mutex import Busy, effect_mutex
+from wanbuild.reconcile.watch import Watch
 from wanbuild.spec.state import Desired, Observed
 from wanbuild.versioning.git import inputs_commit
 
 EXIT_INTERRUPTED = 130
-MAX_PARALLEL = 32  # effects converging at once
+MAX_PARALLEL = 512  # effects converging at once: mostly waiting, on one shared listing
+UPLOADS_IN_FLIGHT = 8  # per service: uploads are what take bandwidth
+STEPS_EVERY = 5.0  # seconds between reads of a running job's step, for the progress bars
 
 
 def apply_command(
@@ -147,9 +150,8 @@ def _check_saved(
 
 def _inputs_commit(item: Item) -> str | None:
     """The commit whose tree holds this effect's inputs exactly (None: not committed yet)."""
-    loaded = item.loaded
-    inputs = [p for p in (item.directory, loaded.conf_dir) if p.is_relative_to(loaded.project)]
-    return inputs_commit(loaded.project, inputs, [item.directory / "wanbuild.lock"])
+    inputs = [p for p in (item.directory, item.conf_dir) if p.is_relative_to(item.project)]
+    return inputs_commit(item.project, inputs, [item.directory / "wanbuild.lock"])
 
 
 def _confirm(out: TextIO) -> bool:
@@ -172,6 +174,9 @@ def _run(
     printer = threading.Lock()
     started = time.monotonic()
     progress = _Progress(out, enabled=wait)
+    # per service: one listing shared by every waiting effect, and a bound on uploads
+    watches = {id(i.client): Watch(i.client, poll) for i in items}
+    uploads = {id(i.client): threading.Semaphore(UPLOADS_IN_FLIGHT) for i in items}
 
     def say(effect: str) -> Any:
         def line(text: str) -> None:
@@ -182,7 +187,8 @@ def _run(
 
     def one(item: Item) -> Outcome:
         d = item.desired
-        hooks = Hooks(say(d.effect), progress.update, stop)
+        steps_every = max(STEPS_EVERY, poll) if progress.live else None
+        hooks = Hooks(say(d.effect), progress.update, stop, steps_every)
         try:
             with effect_mutex(
                 item.store.root / "locks", d.effect, timeout=lock_timeout, say=hooks.say
@@ -197,6 +203,8 @@ def _run(
                     hooks=hooks,
                     commit=_inputs_commit(item),
                     claims=item.claims,
+                    watch=watches[id(item.client)],
+                    uploads=uploads[id(item.client)],
                 )
         except Busy as e:
             return Outcome(d.effect, "failed", str(e))
@@ -204,7 +212,7 @@ def _run(
             return Outcome(d.effect, "failed", str(e))
 
     # waiting dominates (hours of training, minutes of deploying): every effect waits in its
-    # own thread, so the waits overlap; the remote calls themselves are few and short
+    # own thread, so the waits overlap, and they share one listing of the remote per interval
     with progress, ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(items)) or 1) as pool:
         futures = [pool.submit(one, item) for item in items]
         try:
@@ -225,6 +233,7 @@ class _Progress:
         self.out = out
         self.live = enabled and out.isatty()
         self._tasks: dict[str, Any] = {}
+        self._steps: dict[str, int] = {}
         self._bar: Any = None
 
     def __enter__(self) -> _Progress:
@@ -264,11 +273,15 @@ class _Progress:
             return
         job = observed.job
         status = job.status if job else current.impact.value
-        step = (
-            job.step
-            if job and job.step is not None
-            else (desired.total_steps if job and job.status == "SUCCEEDED" else 0)
-        )
+        if job and job.step is not None:
+            step = job.step
+        elif job and job.status == "SUCCEEDED":
+            step = desired.total_steps
+        elif job and job.status == "RUNNING":
+            step = self._steps.get(desired.effect, 0)  # not read this pass: the last known
+        else:
+            step = 0
+        self._steps[desired.effect] = step
         dep = observed.deployment
         text = f"{desired.effect}: job {status}" + (f", deployment {dep.status}" if dep else "")
         if desired.effect not in self._tasks:

@@ -7,6 +7,7 @@ another's upload, job or deployment.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,14 +41,46 @@ def claimed_ids(entry: dict[str, Any]) -> set[str]:
     return ids
 
 
-def read_claims(effect_dirs: Iterable[Path]) -> Claims:
+def read_claims(effect_dirs: Iterable[Path], mirror_dir: Path | None = None) -> Claims:
+    """`mirror_dir`: the project's .wanbuild/lineage (found from each effect when not given)."""
     owners: dict[str, str] = {}
     for d in effect_dirs:
-        doc = LockFile(d, d.name, "").read_all()  # the newest state, as apply reads it
-        for entry in (doc.get("targets") or {}).values():
-            for rid in claimed_ids(entry):
-                owners.setdefault(rid, str(d))
+        for rid in _lock_ids(LockFile(d, d.name, "", mirror_dir)):
+            owners.setdefault(rid, str(d))
     return Claims(owners)
+
+
+# A lock is read again only when it or its mirror changed: every write replaces the file (a new
+# inode), so (inode, size, mtime) of both tells. Many effects creating at once each ask for the
+# project's claims before every create; this keeps that to a stat() per lock.
+_Signature = tuple[tuple[int, int, int] | None, ...]
+_seen: dict[Path, tuple[_Signature, frozenset[str]]] = {}
+_seen_lock = threading.Lock()
+
+
+def _signature(paths: Iterable[Path]) -> _Signature:
+    out: list[tuple[int, int, int] | None] = []
+    for p in paths:
+        try:
+            st = p.stat()
+        except OSError:
+            out.append(None)
+            continue
+        out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def _lock_ids(lock: LockFile) -> frozenset[str]:
+    sig = _signature((lock.path, lock.mirror))
+    with _seen_lock:
+        known = _seen.get(lock.path)
+    if known is not None and known[0] == sig:
+        return known[1]
+    doc = lock.read_all()  # the newest state, as apply reads it
+    ids = frozenset(rid for e in (doc.get("targets") or {}).values() for rid in claimed_ids(e))
+    with _seen_lock:
+        _seen[lock.path] = (sig, ids)
+    return ids
 
 
 def project_effect_dirs(project: Path, extra: Iterable[Path] = ()) -> list[Path]:

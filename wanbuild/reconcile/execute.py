@@ -10,6 +10,7 @@ request may have been applied) leaves the intent for the next observation to set
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +21,7 @@ from wanbuild.core.fingerprint import job_name
 from wanbuild.errors import WanbuildError
 from wanbuild.reconcile import crash
 from wanbuild.reconcile.claims import Claims
-from wanbuild.reconcile.index import fetch
+from wanbuild.reconcile.index import RemoteIndex, fetch
 from wanbuild.reconcile.lockfile import LockFile, deployment_entry, file_entry, job_entry
 from wanbuild.reconcile.observe import api_of
 from wanbuild.remote.client import Client
@@ -40,9 +41,14 @@ class Executor:
         lock: LockFile,
         say: Say,
         claims: Callable[[], Claims],
+        uploads: threading.Semaphore | None = None,
+        listing: Callable[[], RemoteIndex] | None = None,
     ) -> None:
         self.client, self.desired, self.lock, self.say = client, desired, lock, say
         self.claims = claims
+        self.uploads = uploads or threading.Semaphore(1)  # uploads in flight (shared)
+        # what exists before a create: a listing begun now (shared by effects creating at once)
+        self.listing = listing or (lambda: RemoteIndex(client))
         self.new_suffix: Callable[[], str] = lambda: secrets.token_hex(4)  # a test seam
 
     def run(self, action: Action, observed: Observed) -> None:
@@ -70,7 +76,7 @@ class Executor:
         claims = self.claims()
         before = [
             f.file_id
-            for f in self.client.list_files(api=api)
+            for f in self.listing().files(api)
             if f.file_id not in claims and f.size == z.size
         ]
         key = f"upload:{z.split}"
@@ -88,7 +94,8 @@ class Executor:
         upload_path = Path(z.path).with_name(z.upload_name)
         _link(Path(z.path), upload_path)
         try:
-            f = self.client.upload_file(upload_path, api=api, description=z.description)
+            with self.uploads:
+                f = self.client.upload_file(upload_path, api=api, description=z.description)
         finally:
             upload_path.unlink(missing_ok=True)
         self._record_file(z.split, self.desired.dataset_fp, f.file_id, key)
@@ -122,7 +129,7 @@ class Executor:
             attempt = int(recorded.get("attempt") or 1) + 1
         name = job_name(d.effect, d.job_fp, attempt)
         claims = self.claims()
-        before = [j.job_id for j in self.client.iter_jobs(model=d.model) if j.job_id not in claims]
+        before = [j.job_id for j in self.listing().jobs() if j.job_id not in claims]
         self._intent(
             "train",
             "create_job",
@@ -198,7 +205,7 @@ class Executor:
             claims = self.claims()
             before = [
                 x.deployed_model
-                for x in self.client.iter_deployments()
+                for x in self.listing().deployments()
                 if x.model_name == model and x.deployed_model not in claims
             ]
             self._intent(

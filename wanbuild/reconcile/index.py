@@ -7,6 +7,7 @@ the object is gone) is looked up by id, so the answer is the same as without the
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
@@ -19,26 +20,58 @@ Api = Literal["native", "compatible"]
 
 
 class RemoteIndex:
+    """Each kind is listed on first use (or all at once by load()); safe to share between
+    threads."""
+
     def __init__(self, client: Client) -> None:
         self.client = client
         self._files: dict[str, dict[str, RemoteFile]] = {}
         self._jobs: dict[str, FineTuneJob] | None = None
         self._deployments: dict[str, Deployment] | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        """List jobs and deployments now (files are listed per upload API, on first use)."""
+        self._job_table()
+        self._deployment_table()
+
+    def files(self, api: Api) -> list[RemoteFile]:
+        return list(self._file_table(api).values())
+
+    def jobs(self) -> list[FineTuneJob]:
+        return list(self._job_table().values())
+
+    def deployments(self) -> list[Deployment]:
+        return list(self._deployment_table().values())
 
     def file(self, file_id: str, api: Api) -> RemoteFile | None:
-        if api not in self._files:
-            self._files[api] = {f.file_id: f for f in self.client.list_files(api=api)}
-        return self._files[api].get(file_id) or fetch(self.client.get_file, file_id, api=api)
+        listed = self._file_table(api).get(file_id)
+        return listed or fetch(self.client.get_file, file_id, api=api)
 
     def job(self, job_id: str) -> FineTuneJob | None:
-        if self._jobs is None:
-            self._jobs = {j.job_id: j for j in self.client.iter_jobs()}
-        return self._jobs.get(job_id) or fetch(self.client.get_job, job_id)
+        return self._job_table().get(job_id) or fetch(self.client.get_job, job_id)
 
     def deployment(self, name: str) -> Deployment | None:
-        if self._deployments is None:
-            self._deployments = {d.deployed_model: d for d in self.client.iter_deployments()}
-        return self._deployments.get(name) or fetch(self.client.get_deployment, name)
+        listed = self._deployment_table().get(name)
+        return listed or fetch(self.client.get_deployment, name)
+
+    def _file_table(self, api: Api) -> dict[str, RemoteFile]:
+        with self._lock:
+            if api not in self._files:
+                self._files[api] = {f.file_id: f for f in self.client.list_files(api=api)}
+            return self._files[api]
+
+    def _job_table(self) -> dict[str, FineTuneJob]:
+        with self._lock:
+            if self._jobs is None:
+                self._jobs = {j.job_id: j for j in self.client.iter_jobs()}
+            return self._jobs
+
+    def _deployment_table(self) -> dict[str, Deployment]:
+        with self._lock:
+            if self._deployments is None:
+                self._deployments = {d.deployed_model: d for d in self.client.iter_deployments()}
+            return self._deployments
 
 
 def fetch(get: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:

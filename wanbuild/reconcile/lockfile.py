@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from wanbuild.errors import WanbuildError
 from wanbuild.spec.state import Desired, DesiredZip, LockRecord
 
 LOCK_NAME = "wanbuild.lock"
+_CONFLICT = re.compile(r"^(<<<<<<<|>>>>>>>)", re.MULTILINE)
 FORMAT = 1
 
 
@@ -38,7 +40,7 @@ class LockFile:
         if mirror_dir is None:
             from wanbuild.config.load import project_root
 
-            mirror_dir = project_root(effect_dir) / ".wanbuild" / "lineage"
+            mirror_dir = lineage_dir(project_root(effect_dir))
         self.mirror = mirror_dir / f"{effect}.lock"
 
     def read_all(self) -> dict[str, Any]:
@@ -62,7 +64,7 @@ class LockFile:
             f"{restore} (`git checkout -- {path.name}`), or re-attach what exists with "
             "`wanbuild adopt EFFECT ID`"
         )
-        if any(line.startswith(("<<<<<<<", ">>>>>>>")) for line in text.splitlines()):
+        if _CONFLICT.search(text):
             raise WanbuildError(
                 f"{path}: holds merge-conflict markers; keep one side whole (history only "
                 f"grows: take the side with the longer history), or {recover}"
@@ -120,7 +122,10 @@ class LockFile:
         return [i for i in entry.get("intents", []) if i.get("key") != key]
 
     def record(self) -> LockRecord:
-        e = self.entry()
+        return self.record_of(self.entry())
+
+    @staticmethod
+    def record_of(e: dict[str, Any]) -> LockRecord:
         job = e.get("job") or {}
         dep = e.get("deployment") or {}
         return LockRecord(
@@ -144,6 +149,11 @@ class LockFile:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
+
+
+def lineage_dir(project: Path) -> Path:
+    """Where the project's lock mirrors live (this machine's, never committed)."""
+    return project / ".wanbuild" / "lineage"
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

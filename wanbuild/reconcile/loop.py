@@ -21,6 +21,7 @@ from wanbuild.core.plan import plan
 from wanbuild.reconcile import crash
 from wanbuild.reconcile.claims import Claims
 from wanbuild.reconcile.execute import Executor
+from wanbuild.reconcile.index import RemoteIndex
 from wanbuild.reconcile.lockfile import (
     LockFile,
     deployment_entry,
@@ -29,6 +30,7 @@ from wanbuild.reconcile.lockfile import (
     job_entry,
 )
 from wanbuild.reconcile.observe import observe
+from wanbuild.reconcile.watch import Watch
 from wanbuild.remote.client import Client
 from wanbuild.remote.errors import PermanentRemoteError, TemporaryRemoteError
 from wanbuild.spec.state import Desired, Observed
@@ -51,6 +53,7 @@ class Hooks:
     say: Callable[[str], None]
     progress: Callable[[Desired, EffectPlan, Observed], None]
     stop: threading.Event
+    steps_every: float | None = None  # how often to read a running job's step (None: never)
 
 
 def converge(
@@ -64,14 +67,25 @@ def converge(
     hooks: Hooks,
     commit: str | None,
     claims: Callable[[], Claims],
+    watch: Watch | None = None,
+    uploads: threading.Semaphore | None = None,
 ) -> Outcome:
+    """`watch`: the run's shared listing, which waiting passes observe from (else every pass
+    looks by id); `uploads`: bounds the uploads in flight across effects."""
     lock = LockFile(effect_dir, desired.effect, desired.target)
-    executor = Executor(client, desired, lock, hooks.say, claims)
+    fresh = (lambda: watch.fresh(hooks.stop)) if watch is not None else None
+    executor = Executor(client, desired, lock, hooks.say, claims, uploads, fresh)
     temporary = 0
     retry = retry_failed
+    listing: RemoteIndex | None = None  # after a pass that only waited: the shared listing
+    steps_at = float("-inf")
     while True:
+        began = time.monotonic()
+        steps = hooks.steps_every is not None and began - steps_at >= hooks.steps_every
+        steps_at = began if steps else steps_at
+        index, listing = listing, None  # a listing serves one pass: the one after a wait
         try:
-            observed = observe(client, desired, lock, claims)
+            observed = observe(client, desired, lock, claims, index=index, steps=steps)
         except TemporaryRemoteError as e:
             temporary += 1
             if temporary > MAX_TEMPORARY:
@@ -122,7 +136,15 @@ def converge(
             what = waiting.detail if waiting else "waiting for remote work"
             return Outcome(desired.effect, "in progress", what, current, observed)
         crash.point("waiting")
-        if _pause(hooks, poll):
+        if watch is None:
+            if _pause(hooks, poll):
+                return Outcome(desired.effect, "interrupted", "stopped waiting", current, observed)
+            continue
+        try:
+            listing = watch.after(began, hooks.stop)
+        except TemporaryRemoteError:
+            listing = None  # look again by id
+        if listing is None and hooks.stop.is_set():
             return Outcome(desired.effect, "interrupted", "stopped waiting", current, observed)
 
 

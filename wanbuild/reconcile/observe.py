@@ -49,12 +49,14 @@ def observe(
     *,
     now: Callable[[], float] = time.time,
     index: RemoteIndex | None = None,
+    steps: bool = True,
 ) -> Observed:
     """What the remote holds of what the lock records. With the desired state (plan, apply),
     records are current only when their fingerprints match it; with the target alone (status,
-    destroy, checkpoints, try: no media, no build), what the lock records is current."""
+    destroy, checkpoints, try: no media, no build), what the lock records is current.
+    `steps=False` leaves a running job's step unknown (it takes a request for its logs)."""
     entry = lock.entry()
-    record = lock.record()
+    record = LockFile.record_of(entry)
     api = api_of(spec)
     desired = spec if isinstance(spec, Desired) else None
     if index is None:  # apply: every pass looks afresh, by id
@@ -92,7 +94,7 @@ def observe(
     if job_id:
         remote_job = get_job(job_id)
         if remote_job is not None:
-            job = _observed_job(client, remote_job)
+            job = _observed_job(client if steps else None, remote_job)
         else:
             rollback = None
 

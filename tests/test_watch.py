@@ -1,0 +1,103 @@
+"""The shared listing that waiting effects observe from (reconcile.watch), as a pure rule: one
+listing serves everyone waiting, none is older than what its user last did, at most one per
+interval, and a listing for a create is taken at once."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from wanbuild.reconcile.watch import Watch
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CountingService:
+    """Stands in for the client: each listing of jobs is counted and stamped with the clock."""
+
+    def __init__(self, clock: Clock, gate: threading.Event | None = None) -> None:
+        self.clock, self.gate, self.job_listings = clock, gate, 0
+
+    def iter_jobs(self) -> list[Any]:
+        if self.gate is not None:
+            assert self.gate.wait(5), "the test never let the listing finish"
+        self.job_listings += 1
+        return []
+
+    def iter_deployments(self) -> list[Any]:
+        return []
+
+
+def watch(clock: Clock, service: CountingService, interval: float = 30.0) -> Watch:
+    return Watch(service, interval, clock=clock)  # type: ignore[arg-type]
+
+
+def test_every_effect_waiting_at_once_shares_one_listing() -> None:
+    clock = Clock()
+    gate = threading.Event()
+    service = CountingService(clock, gate)
+    w = watch(clock, service)
+    stop = threading.Event()
+    since = clock.now - 60  # their last looks were a minute ago: a listing is due
+    got: list[object] = []
+    threads = [threading.Thread(target=lambda: got.append(w.after(since, stop))) for _ in range(20)]
+    for t in threads:
+        t.start()
+    gate.set()
+    for t in threads:
+        t.join(5)
+    assert len(got) == 20
+    assert len({id(i) for i in got}) == 1
+    assert service.job_listings == 1
+
+
+def test_a_listing_is_never_older_than_the_last_look_and_waits_one_interval() -> None:
+    clock = Clock()
+    service = CountingService(clock)
+    w = watch(clock, service, interval=30.0)
+    stop = threading.Event()
+    first = w.after(clock.now - 60, stop)
+    assert service.job_listings == 1
+    # an effect that looked after that listing began gets a new one, not before its interval
+    looked = clock.now + 1
+    result: list[object] = []
+    waiter = threading.Thread(target=lambda: result.append(w.after(looked, stop)))
+    waiter.start()
+    waiter.join(0.3)
+    assert waiter.is_alive()
+    assert service.job_listings == 1
+    clock.now = looked + 30
+    waiter.join(5)
+    assert result
+    assert result[0] is not first
+    assert service.job_listings == 2
+
+
+def test_a_create_gets_a_listing_begun_after_it_asked_without_waiting_an_interval() -> None:
+    clock = Clock()
+    service = CountingService(clock)
+    w = watch(clock, service, interval=3600.0)
+    stop = threading.Event()
+    w.after(clock.now - 7200, stop)
+    clock.now += 1  # the create comes one second after the last listing
+    w.fresh(stop)
+    assert service.job_listings == 2
+
+
+def test_stop_ends_the_wait() -> None:
+    clock = Clock()
+    w = watch(clock, CountingService(clock), interval=3600.0)
+    stop = threading.Event()
+    w.after(clock.now - 7200, stop)
+    result: list[object] = []
+    waiter = threading.Thread(target=lambda: result.append(w.after(clock.now, stop)))
+    waiter.start()
+    stop.set()
+    waiter.join(5)
+    assert result == [None]

@@ -1,0 +1,75 @@
+"""One look at the remote for every effect that waits.
+
+An apply of many effects spends its time waiting: for jobs to train, checkpoints to export,
+deployments to come up. Were each effect to ask for its own objects by id every poll interval,
+a few hundred effects would send hundreds of requests a second and wait on each other's CPU.
+Instead the effects that wait share one listing of the remote (files, jobs, deployments; the
+run's RemoteIndex), taken at most once per interval by whichever effect needs it first.
+
+An effect only ever looks at a listing begun after its own last observation, and so after its
+own last change to the remote: what it sees is never older than what it did. After acting, an
+effect observes by id (converge does), not from the listing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from wanbuild.reconcile.index import RemoteIndex
+from wanbuild.remote.client import Client
+
+
+class Watch:
+    def __init__(
+        self, client: Client, interval: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.client, self.interval, self.clock = client, interval, clock
+        self._cond = threading.Condition()
+        self._index: RemoteIndex | None = None
+        self._taken = float("-inf")  # when the current listing was begun
+        self._refreshing = False
+        self.listings = 0  # how many were taken (for tests and progress)
+
+    def fresh(self, stop: threading.Event) -> RemoteIndex:
+        """A listing begun now or later, shared by every effect that asks meanwhile: what
+        exists before a create (no interval is waited)."""
+        index = self.after(self.clock(), stop, interval=0.0)
+        return index if index is not None else RemoteIndex(self.client)
+
+    def after(
+        self, since: float, stop: threading.Event, *, interval: float | None = None
+    ) -> RemoteIndex | None:
+        """A listing begun after `since` (this clock) and at least `interval` (the watch's
+        own by default) after it, shared with every effect waiting now; None when asked to
+        stop."""
+        gap = self.interval if interval is None else interval
+        with self._cond:
+            while True:
+                if stop.is_set():
+                    return None
+                if self._index is not None and self._taken > since:
+                    return self._index
+                now = self.clock()
+                due = max(self._taken, since) + gap
+                if not self._refreshing and now >= due:
+                    self._refreshing = True
+                    break
+                self._cond.wait(timeout=min(max(due - now, 0.005), 0.25))
+        began = self.clock()
+        index = RemoteIndex(self.client)
+        try:
+            index.load()
+        except BaseException:
+            with self._cond:
+                self._refreshing = False
+                self._cond.notify_all()
+            raise
+        with self._cond:
+            self._refreshing = False
+            if began > self._taken:
+                self._index, self._taken = index, began
+                self.listings += 1
+            self._cond.notify_all()
+        return index
