@@ -17,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 CHILD = r"""
@@ -46,6 +48,57 @@ def measure(mode: str, path: Path, url: str) -> tuple[float, float]:
     return float(out[0]), float(out[1])
 
 
+@contextmanager
+def emulator_server(state_dir: Path) -> Iterator[str]:
+    """`wanbuild emulator serve` on a loopback port; its URL."""
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "wanbuild",
+            "emulator",
+            "serve",
+            "--port",
+            "0",
+            "--state-dir",
+            str(state_dir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stderr is not None
+    url = None
+    while url is None:
+        line = server.stderr.readline()
+        m = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line)
+        if m:
+            url = m.group(1)
+        elif not line:
+            raise SystemExit("the emulator did not start")
+    try:
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        time.sleep(0.1)
+
+
+def make_file(path: Path, mb: int) -> Path:
+    with path.open("wb") as f:
+        for _ in range(mb):
+            f.write(os.urandom(1 << 20))
+    return path
+
+
+def warm(path: Path) -> None:
+    """Page cache warm for every side alike; chunked, as a child inherits the parent's peak
+    RSS on Linux."""
+    with path.open("rb") as f:
+        while f.read(1 << 20):
+            pass
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=int, default=300)
@@ -53,43 +106,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         sizes = {"half": args.mb // 2, "full": args.mb}
-        files = {}
-        for name, mb in sizes.items():
-            files[name] = root / f"{name}.zip"
-            with files[name].open("wb") as f:
-                for _ in range(mb):
-                    f.write(os.urandom(1 << 20))
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "wanbuild",
-                "emulator",
-                "serve",
-                "--port",
-                "0",
-                "--state-dir",
-                str(root / "state"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert server.stderr is not None
-        url = None
-        while url is None:
-            line = server.stderr.readline()
-            m = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line)
-            if m:
-                url = m.group(1)
-            elif not line:
-                raise SystemExit("the emulator did not start")
-        try:
+        files = {name: make_file(root / f"{name}.zip", mb) for name, mb in sizes.items()}
+        with emulator_server(root / "state") as url:
             for name in ("half", "full"):
                 path = files[name]
-                with path.open("rb") as f:  # page cache warm for every side alike; chunked, as
-                    while f.read(1 << 20):  # a child inherits the parent's peak RSS on Linux
-                        pass
+                warm(path)
                 base, base_rss = measure("baseline", path, url)
                 mb = sizes[name]
                 print(
@@ -102,10 +123,6 @@ def main() -> int:
                         f"  upload ({api:<10}) {mb / t:7.0f} MB/s  x{t / base:5.1f} of baseline "
                         f"time   peak RSS {rss:.0f} MB"
                     )
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-            time.sleep(0.1)
     return 0
 
 

@@ -239,3 +239,37 @@ def test_plan_of_an_unchanged_effect_opens_no_media_and_no_yaml(
             "effects"
         ]["fx"]["desired"]["dataset"]
     )
+
+
+def test_apply_after_build_starts_from_what_build_made_and_plan_never_lends_unwritten_zips(
+    effect_factory: Callable[..., Path],
+    run: Callable[..., Run],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """build leaves the desired state in the plan cache, so an apply of many built effects
+    composes none of them again; a plan's state, made without writing zips, is never what an
+    apply uploads from."""
+    from wanbuild.config import load as config_load
+
+    d = effect_factory()
+    planned = run("plan", str(d))
+    assert "needs build" in planned.out
+    assert not (tmp_path / "build" / "fx").exists()
+    applied = run("apply", str(d))  # the plan's cached state has no zips: apply builds them
+    assert applied.code == 0, applied.out + applied.err
+    assert "uploading" in applied.out
+    assert census(tmp_path)["files"] == 1
+
+    other = effect_factory("other")
+    assert run("build", str(other)).code == 0
+
+    def forbidden(*_a: object, **_k: object) -> None:
+        raise AssertionError("a built, unchanged effect was composed again")
+
+    with monkeypatch.context() as m:
+        m.setattr(config_load, "compose", forbidden)
+        again = run("apply", str(other))
+    assert again.code == 0, again.out + again.err
+    assert "uploading" in again.out
+    assert census(tmp_path)["files"] == 2

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from wanbuild.config.load import display, find_conf_dir, load_effect, project_root
 from wanbuild.dataset import plan_cache
-from wanbuild.dataset.builder import BuildRefused, build_effect
 from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
 from wanbuild.store import Store
+
+if TYPE_CHECKING:
+    from wanbuild.dataset.builder import Built
 
 
 def build(
@@ -21,12 +23,15 @@ def build(
     strict: bool,
 ) -> int:
     failed = False
+    extra = [*overrides, *(["--strict"] if strict else [])]
+    keys = plan_cache.StatKeys(extra)
+    plan_keys = plan_cache.StatKeys(overrides)  # what plan and apply look up
     for effect_dir in effect_dirs:
         project = project_root(effect_dir)
         store = Store.for_project(project)
         build_dir = project / "build" / effect_dir.resolve().name
-        extra = [*overrides, *(["--strict"] if strict else [])]
-        stat_key = plan_cache.key(effect_dir, find_conf_dir(effect_dir), build_dir, extra)
+        conf_dir = find_conf_dir(effect_dir)
+        stat_key = keys.key(effect_dir, conf_dir, build_dir)
         remembered = _last_build(store, effect_dir)
         if remembered.get("key") == stat_key:  # no input and no output changed since
             print(
@@ -35,6 +40,10 @@ def build(
                 file=out,
             )
             continue
+        # imported here: a build of unchanged effects never loads the builder (nor PyAV)
+        from wanbuild.dataset.builder import BuildRefused, build_effect
+        from wanbuild.dataset.desired import desired_from
+
         try:
             loaded = load_effect(effect_dir, overrides)
             e = loaded.effect
@@ -69,8 +78,14 @@ def build(
                 file=out,
             )
         print(f"{display(effect_dir)}: {state}, fingerprint {result.fingerprint[:16]}", file=out)
-        key_after = plan_cache.key(effect_dir, find_conf_dir(effect_dir), build_dir, extra)
-        _remember_build(store, effect_dir, key_after, result.fingerprint)
+        _remember_build(store, effect_dir, keys.key(effect_dir, conf_dir, build_dir), result)
+        # what was just built is the desired state the next plan or apply starts from
+        plan_cache.save(
+            store.root,
+            effect_dir,
+            plan_keys.key(effect_dir, conf_dir, build_dir),
+            plan_cache.planned(loaded, desired_from(loaded, result)),
+        )
     return EXIT_ERROR if failed else EXIT_OK
 
 
@@ -86,8 +101,9 @@ def _last_build(store: Store, effect_dir: Path) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
-def _remember_build(store: Store, effect_dir: Path, key: str, fingerprint: str) -> None:
+def _remember_build(store: Store, effect_dir: Path, key: str, result: Built) -> None:
     """The stat key of a successful build: the next build skips the effect while it holds."""
     path = _record(store, effect_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"key": key, "fingerprint": fingerprint}), encoding="utf-8")
+    doc = {"key": key, "fingerprint": result.fingerprint}
+    path.write_text(json.dumps(doc), encoding="utf-8")

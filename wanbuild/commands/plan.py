@@ -25,7 +25,7 @@ def make_plans(
         observed = item.observe()
         plans.append(plan(d, observed, retry_failed=retry_failed))
         details[d.effect] = {
-            "path": str(item.loaded.effect_file).removesuffix("/effect.yaml"),
+            "path": item.effect_file.removesuffix("/effect.yaml"),
             "target": d.target,
             "desired": desired_digest(d),
             "observed": observed_digest(observed),

@@ -4,28 +4,38 @@ checkpoints and try open a session without building: they need no media."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from wanbuild.commands.backend import connect, describe
-from wanbuild.config.load import LoadedEffect, find_conf_dir, load_effect, project_root
+from wanbuild.config.load import (
+    LoadedEffect,
+    find_conf_dir,
+    load_effect,
+    project_root,
+)
 from wanbuild.core.fingerprint import digest
 from wanbuild.core.target import target_spec
 from wanbuild.dataset import plan_cache
 from wanbuild.errors import WanbuildError
 from wanbuild.reconcile.claims import Claims, project_effect_dirs, read_claims
 from wanbuild.reconcile.index import RemoteIndex
-from wanbuild.reconcile.lockfile import LockFile
+from wanbuild.reconcile.lockfile import LockFile, lineage_dir
 from wanbuild.reconcile.observe import observe
 from wanbuild.remote.client import Client
+from wanbuild.spec.effect import Backend, Region
 from wanbuild.spec.state import Desired, Observed, TargetSpec
 from wanbuild.store import Store
 
 
 @dataclass
 class Item:
-    loaded: LoadedEffect
+    directory: Path
+    effect_file: str  # as the user reads it
+    conf_dir: Path
+    project: Path  # where build/ and .wanbuild/ live
     spec: TargetSpec
     client: Client
     built: Desired | None = None
@@ -38,20 +48,18 @@ class Item:
         return self.built
 
     @property
-    def directory(self) -> Path:
-        return self.loaded.effect.directory
-
-    @property
     def store(self) -> Store:
-        return Store.for_project(self.loaded.project)
+        return Store.for_project(self.project)
 
     @property
     def lock(self) -> LockFile:
-        return LockFile(self.directory, self.spec.effect, self.spec.target)
+        mirror = lineage_dir(self.project)
+        return LockFile(self.directory, self.spec.effect, self.spec.target, mirror)
 
     def claims(self) -> Claims:
         """Every remote id any effect's lock in this project claims (read afresh)."""
-        return read_claims(project_effect_dirs(self.loaded.project, [self.directory]))
+        dirs = project_effect_dirs(self.project, [self.directory])
+        return read_claims(dirs, lineage_dir(self.project))
 
     def observe(self) -> Observed:
         return observe(
@@ -71,6 +79,20 @@ class Session:
             c.close()
 
 
+@dataclass(frozen=True)
+class _Opened:
+    """One effect as the session found it: composed, or remembered by the plan cache."""
+
+    directory: Path
+    effect_file: str
+    conf_dir: Path
+    project: Path
+    backend: Backend
+    region: Region
+    spec: TargetSpec
+    desired: Desired | None
+
+
 def open_session(
     effect_dirs: list[Path],
     overrides: list[str],
@@ -84,39 +106,98 @@ def open_session(
     items: list[Item] = []
     headers: list[str] = []
     real = False
+    planner = _Planner(overrides, out, write) if build else None
     for effect_dir in effect_dirs:
-        desired: Desired | None
-        if build and not write:  # a plan: remembered while no input changes
-            loaded, desired = _planned(effect_dir, overrides, out)
+        if planner is not None:  # plan, apply: remembered while no input changes
+            o = planner.open(effect_dir)
         else:
             loaded = load_effect(effect_dir, overrides)
-            desired = _build(loaded, out, write) if build else None
-        e = loaded.effect
-        key = (e.backend.name, e.region.name, e.backend.base_url or e.region.base_url)
+            o = _opened(loaded, _build(loaded, out, write) if build else None)
+        key = (o.backend.name, o.region.name, o.backend.base_url or o.region.base_url)
         if key not in clients:
-            clients[key] = connect(e.backend, e.region, loaded.conf_dir, loaded.project)
-            headers.append(describe(e.backend, e.region, loaded.project))
-        real = real or e.backend.name != "emulator"
-        if key not in indexes:
+            clients[key] = connect(o.backend, o.region, o.conf_dir, o.project)
+            headers.append(describe(o.backend, o.region, o.project))
             indexes[key] = RemoteIndex(clients[key])
-        items.append(Item(loaded, target_spec(e), clients[key], desired, indexes[key]))
+        real = real or o.backend.name != "emulator"
+        items.append(
+            Item(
+                o.directory,
+                o.effect_file,
+                o.conf_dir,
+                o.project,
+                o.spec,
+                clients[key],
+                o.desired,
+                indexes[key],
+            )
+        )
     return Session(items, headers, real, list(clients.values()))
 
 
-def _planned(effect_dir: Path, overrides: list[str], out: TextIO) -> tuple[LoadedEffect, Desired]:
-    project = project_root(effect_dir)
-    conf = find_conf_dir(effect_dir)
-    store = Store.for_project(project)
-    stat_key = plan_cache.key(
-        effect_dir, conf, project / "build" / effect_dir.resolve().name, overrides
+def _opened(loaded: LoadedEffect, desired: Desired | None) -> _Opened:
+    e = loaded.effect
+    return _Opened(
+        e.directory,
+        loaded.effect_file,
+        loaded.conf_dir,
+        loaded.project,
+        e.backend,
+        e.region,
+        target_spec(e),
+        desired,
     )
-    hit = plan_cache.load(store, effect_dir, stat_key, project, conf)
-    if hit is not None:
-        return hit
-    loaded = load_effect(effect_dir, overrides)
-    desired = _build(loaded, out, write=False)
-    plan_cache.save(store, stat_key, loaded, desired)
-    return loaded, desired
+
+
+class _Planner:
+    """The desired state of each effect: from the plan cache while its stat key holds, else
+    composed and built afresh (and remembered). `write` (apply): the zips must be on disk, so
+    a state remembered by a plan that did not write them is built now. Lookups shared by
+    effects are made once per run."""
+
+    def __init__(self, overrides: list[str], out: TextIO, write: bool) -> None:
+        self.overrides, self.out, self.write = overrides, out, write
+        self.keys = plan_cache.StatKeys(overrides)
+        self._places: dict[Path, tuple[Path, Path]] = {}
+        self._models: dict[str, Any] = {}
+        self._cwd = Path.cwd().resolve()
+
+    def _place(self, directory: Path) -> tuple[Path, Path]:
+        """(project, conf dir), searched upwards once per parent directory."""
+        if directory.parent not in self._places:
+            self._places[directory.parent] = (project_root(directory), find_conf_dir(directory))
+        return self._places[directory.parent]
+
+    def _shown(self, path: Path) -> str:
+        """`path` (resolved) as config.load.display shows it, the working directory known."""
+        return str(path.relative_to(self._cwd)) if path.is_relative_to(self._cwd) else str(path)
+
+    def _model(self, cls: type[Backend] | type[Region], data: dict[str, Any]) -> Any:
+        token = f"{cls.__name__}:{json.dumps(data, sort_keys=True)}"
+        if token not in self._models:
+            self._models[token] = cls.model_validate(data)
+        return self._models[token]
+
+    def open(self, effect_dir: Path) -> _Opened:
+        directory = effect_dir.resolve()
+        project, conf = self._place(directory)
+        store_root = Store.for_project(project).root
+        build_dir = project / "build" / directory.name
+        hit = plan_cache.load(store_root, directory, self.keys.key(directory, conf, build_dir))
+        if hit is None or (self.write and not hit.desired.built):
+            loaded = load_effect(effect_dir, self.overrides)
+            hit = plan_cache.planned(loaded, _build(loaded, self.out, write=self.write))
+            # keyed after the build: what it wrote is part of the key
+            plan_cache.save(store_root, directory, self.keys.key(directory, conf, build_dir), hit)
+        return _Opened(
+            directory,
+            self._shown(directory / "effect.yaml"),
+            conf,
+            project,
+            self._model(Backend, hit.backend),
+            self._model(Region, hit.region),
+            hit.spec,
+            hit.desired,
+        )
 
 
 def _build(loaded: LoadedEffect, out: TextIO, write: bool) -> Desired:

@@ -11,7 +11,7 @@ from wanbuild.core import fingerprint as fp
 from wanbuild.core.estimate import estimate
 from wanbuild.core.prompts import compile_effect
 from wanbuild.core.target import target_spec
-from wanbuild.dataset.builder import build_effect
+from wanbuild.dataset.builder import Built, build_effect
 from wanbuild.spec.state import Desired, DesiredZip
 from wanbuild.store import Store
 
@@ -24,8 +24,12 @@ def desired_state(
     write: bool = True,
 ) -> Desired:
     """The effect's desired state; `write=False` (plan) computes it without writing zips."""
+    return desired_from(loaded, build_effect(loaded, store, report=report, write=write))
+
+
+def desired_from(loaded: LoadedEffect, built: Built) -> Desired:
+    """The desired state of an effect whose dataset is `built`."""
     e = loaded.effect
-    built = build_effect(loaded, store, report=report, write=write)
     hp = dict(e.hyper_parameters)
     spec = target_spec(e)
     est = estimate(e)

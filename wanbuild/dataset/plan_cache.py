@@ -1,104 +1,152 @@
 """A plan's desired state, remembered until one of its inputs changes (keyed like make/DVC).
 
 The key is the stat (size, mtime, inode) of every input: effect.yaml, samples.yaml, every file
-under the effect directory (media, .dvc records; wanbuild.lock aside), every file of conf/, plus
-the overrides and wanbuild's version. While the key holds, a plan of the effect costs those
-stat() calls and one small JSON read: no compose, no YAML, no media opened. Any change to any
-input misses, and the effect is composed, checked and planned afresh.
+under the effect directory (media, .dvc records; wanbuild.lock aside), every file of conf/, the
+built zips, plus the overrides, the working directory and wanbuild's version. While the key
+holds, a plan of the effect costs those stat() calls and one small JSON read: no compose, no
+YAML, no media opened, no model validated. Any change to any input misses, and the effect is
+composed, checked and planned afresh.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wanbuild.config.load import LoadedEffect, display
+from wanbuild.config.load import LoadedEffect
 from wanbuild.core.fingerprint import digest
-from wanbuild.spec.effect import Effect
-from wanbuild.spec.state import Desired, DesiredZip
-from wanbuild.store import FIT_VERSION, Store
+from wanbuild.core.target import target_spec
+from wanbuild.spec.state import Desired, DesiredZip, TargetSpec
 
-FORMAT = 1
+FORMAT = 3
 _SKIP = {"wanbuild.lock"}
+Stat = tuple[str, int, int, int]
 
 
-def _stats(paths: list[Path]) -> list[tuple[str, int, int, int]]:
-    out = []
-    for p in paths:
-        try:
-            st = p.stat()
-        except OSError:
-            out.append((str(p), -1, 0, 0))
-            continue
-        out.append((str(p), st.st_size, st.st_mtime_ns, st.st_ino))
+def tree_stats(root: Path | str) -> list[Stat]:
+    """(path, size, mtime, inode) of every file under `root`, sorted by path; hidden
+    directories (.dvc caches, .git) aside. A symlinked directory is followed (DVC may link
+    media in), once: a loop is not walked twice."""
+    out: list[Stat] = []
+    _tree(str(root), out, set())
+    out.sort()
     return out
 
 
-def _walk(root: Path) -> list[Path]:
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found += [Path(dirpath, f) for f in sorted(filenames) if f not in _SKIP]
-    return found
+def _tree(root: str, out: list[Stat], seen: set[tuple[int, int]]) -> None:
+    try:
+        st = os.stat(root)
+        entries = list(os.scandir(root))
+    except OSError:
+        return  # not there (a build directory before the first build): nothing to stat
+    if (st.st_dev, st.st_ino) in seen:
+        return
+    seen.add((st.st_dev, st.st_ino))
+    for e in entries:
+        try:
+            if e.is_dir():
+                if not e.name.startswith("."):
+                    _tree(e.path, out, seen)
+                continue
+        except OSError:
+            pass
+        if e.name in _SKIP:
+            continue
+        try:
+            s = e.stat()
+        except OSError:
+            out.append((e.path, -1, 0, 0))
+            continue
+        out.append((e.path, s.st_size, s.st_mtime_ns, s.st_ino))
 
 
-def key(effect_dir: Path, conf_dir: Path, build_dir: Path, overrides: list[str]) -> str:
-    from wanbuild import __version__
+class StatKeys:
+    """The stat keys of one run. conf/ is walked once however many effects share it (a run is
+    short; anything edited during it is seen by the next run)."""
 
-    inputs = _walk(effect_dir) + _walk(conf_dir) + _walk(build_dir)
-    return digest(
-        {
-            "format": FORMAT,
-            "wanbuild": __version__,
-            "fit": FIT_VERSION,
-            "overrides": overrides,
-            "stats": _stats(inputs),
-        }
+    def __init__(self, overrides: list[str]) -> None:
+        from wanbuild import __version__
+        from wanbuild.store import FIT_VERSION
+
+        self._fixed = digest(
+            {
+                "format": FORMAT,
+                "wanbuild": __version__,
+                "fit": FIT_VERSION,
+                "overrides": overrides,
+                "cwd": os.getcwd(),  # paths are kept as the user reads them, relative to it
+            }
+        )
+        self._conf: dict[str, str] = {}
+
+    def key(self, effect_dir: Path, conf_dir: Path, build_dir: Path) -> str:
+        """The key of one effect; the same whichever way its paths are spelled."""
+        conf = os.path.realpath(conf_dir)
+        if conf not in self._conf:
+            self._conf[conf] = _lines(tree_stats(conf))
+        h = hashlib.sha256(self._fixed.encode())
+        for part in (
+            _lines(tree_stats(os.path.realpath(effect_dir))),
+            self._conf[conf],
+            _lines(tree_stats(os.path.realpath(build_dir))),
+        ):
+            h.update(part.encode("utf-8", "surrogateescape"))
+        return h.hexdigest()
+
+
+def _lines(stats: list[Stat]) -> str:
+    # one line per file; a path cannot hold a NUL, so the fields cannot run into each other
+    return "".join(f"{p}\0{size}\0{mtime}\0{ino}\n" for p, size, mtime, ino in stats)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What a plan needs of an effect, without composing it: where it talks (backend and
+    region, as plain data), its target and its desired state."""
+
+    backend: dict[str, Any]
+    region: dict[str, Any]
+    spec: TargetSpec
+    desired: Desired
+
+
+def planned(loaded: LoadedEffect, desired: Desired) -> Planned:
+    e = loaded.effect
+    return Planned(
+        e.backend.model_dump(mode="json"), e.region.model_dump(mode="json"), target_spec(e), desired
     )
 
 
-def _path(store: Store, effect_dir: Path) -> Path:
-    return store.root / "cache" / "plan" / f"{effect_dir.resolve().name}.json"
+def _path(store_root: Path, effect_dir: Path) -> Path:
+    return store_root / "cache" / "plan" / f"{os.path.basename(os.path.realpath(effect_dir))}.json"
 
 
-def load(
-    store: Store, effect_dir: Path, stat_key: str, project: Path, conf_dir: Path
-) -> tuple[LoadedEffect, Desired] | None:
+def load(store_root: Path, effect_dir: Path, stat_key: str) -> Planned | None:
     try:
-        doc = json.loads(_path(store, effect_dir).read_text(encoding="utf-8"))
+        doc = json.loads(_path(store_root, effect_dir).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(doc, dict) or doc.get("key") != stat_key:
         return None
     try:
-        effect = Effect.model_validate(doc["effect"])
         d = dict(doc["desired"])
         d["zips"] = tuple(DesiredZip(**z) for z in d["zips"])
         d["fitted"] = tuple(d["fitted"])
-        desired = Desired(**d)
+        return Planned(
+            dict(doc["backend"]), dict(doc["region"]), TargetSpec(**doc["spec"]), Desired(**d)
+        )
     except (KeyError, TypeError, ValueError):
         return None
-    effect_dir = effect.directory
-    loaded = LoadedEffect(
-        effect,
-        conf_dir,
-        display(effect_dir / "effect.yaml"),
-        display(effect_dir / "samples.yaml"),
-        project,
-    )
-    return loaded, desired
 
 
-def save(store: Store, stat_key: str, loaded: LoadedEffect, desired: Desired) -> None:
-    doc: dict[str, Any] = {
-        "key": stat_key,
-        "effect": loaded.effect.model_dump(mode="json"),
-        "desired": dataclasses.asdict(desired),
-    }
-    path = _path(store, loaded.effect.directory)
+def save(store_root: Path, effect_dir: Path, stat_key: str, planned: Planned) -> None:
+    doc: dict[str, Any] = {"key": stat_key, **dataclasses.asdict(planned)}
+    path = _path(store_root, effect_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(doc), encoding="utf-8")

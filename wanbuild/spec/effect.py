@@ -15,7 +15,7 @@ from wanbuild.spec.kinds import Kind
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ImageLimits(_Strict):
@@ -85,7 +85,7 @@ class AigcConfig(_Strict):
 class Deploy(_Strict):
     capacity: int = Field(1, ge=0, lt=1000)
     checkpoint: str | None = Field(None, pattern=r"^checkpoint-[0-9]+$")
-    aigc_config: AigcConfig = AigcConfig()
+    aigc_config: AigcConfig = Field(default_factory=AigcConfig)
     words: dict[str, str] = {}
 
 
