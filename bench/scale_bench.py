@@ -140,7 +140,8 @@ def main() -> None:
         base = args.keep or Path(tmp)
         root, one = base / "all", base / "one"
         env = {
-            **os.environ,
+            # as on a user's machine: bytecode cached after the first run
+            **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
             "DVC_NO_ANALYTICS": "1",
             "GIT_AUTHOR_NAME": "b",
             "GIT_AUTHOR_EMAIL": "b@b",

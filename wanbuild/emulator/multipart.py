@@ -1,6 +1,6 @@
 """Multipart uploads taken as they stream in: each file part goes straight to its blob on disk
-with its md5 computed on the way, in a worker thread while the next bytes arrive. Nothing is
-spooled and copied again, and the event loop never hashes."""
+with its md5 computed on the way, hashing and writing side by side in worker threads while the
+next bytes arrive. Nothing is spooled and copied again, and the event loop never hashes."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class FilePart:
     _md5: Any = field(default_factory=hashlib.md5)
     _buf: list[bytes] = field(default_factory=list)
     _buffered: int = 0
-    _pending: asyncio.Future[None] | None = None
+    _pending: tuple[asyncio.Future[None], ...] = ()
     _out: Any = None
 
     @property
@@ -60,16 +60,17 @@ class FilePart:
         await self._settle()
         if self._out is None:
             self._out = self.path.open("wb")
-        self._pending = asyncio.get_running_loop().run_in_executor(None, self._consume, chunk)
-
-    def _consume(self, chunk: bytes) -> None:
-        self._md5.update(chunk)
-        self._out.write(chunk)
+        loop = asyncio.get_running_loop()
+        # hashing and writing both release the GIL: side by side, while more bytes arrive
+        self._pending = (
+            loop.run_in_executor(None, self._md5.update, chunk),
+            loop.run_in_executor(None, self._out.write, chunk),
+        )
 
     async def _settle(self) -> None:
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            await pending
+        pending, self._pending = self._pending, ()
+        for f in pending:
+            await f
 
     async def close(self) -> None:
         await self.flush(everything=True)

@@ -14,6 +14,7 @@ auth object whose repr hides it; it is never put in a message.
 from __future__ import annotations
 
 import random
+import secrets
 import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -72,6 +73,42 @@ class _ProgressReader:
 
     def fileno(self) -> int:
         return self._f.fileno()
+
+
+class _Form:
+    """A multipart/form-data body: the fields, then one file streamed in 1 MiB chunks (fewer,
+    larger writes than httpx's own 64 KiB), with its length known up front. Iterating it again
+    (a retried request) starts again from the file's first byte."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, fields: dict[str, str], name: str, filename: str, f: Any, size: int) -> None:
+        boundary = secrets.token_hex(16)
+        self.content_type = f"multipart/form-data; boundary={boundary}"
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{_quoted(k)}"\r\n\r\n{v}\r\n'
+            for k, v in fields.items()
+        ]
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{_quoted(name)}"; '
+            f'filename="{_quoted(filename)}"\r\nContent-Type: application/zip\r\n\r\n'
+        )
+        self._head = "".join(parts).encode()
+        self._tail = f"\r\n--{boundary}--\r\n".encode()
+        self._f = f
+        self.length = len(self._head) + size + len(self._tail)
+
+    def __iter__(self) -> Iterator[bytes]:
+        self._f.seek(0)
+        yield self._head
+        while chunk := self._f.read(self.CHUNK):
+            yield chunk
+        yield self._tail
+
+
+def _quoted(value: str) -> str:
+    """A form-data name or filename, quotes and line breaks percent-encoded (RFC 7578)."""
+    return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
 
 
 class Client:
@@ -237,13 +274,14 @@ class Client:
             data = {"purpose": purpose}
             if description is not None and api == "native":
                 data["descriptions"] = description
+            form = _Form(data, field, path.name, body, size)
             response = self._json(
                 "POST",
                 _files_path(api),
                 create=True,
                 rewind=lambda: body.seek(0),  # a retried upload starts (and counts) afresh
-                files={field: (path.name, body, "application/zip")},
-                data=data,
+                content=form,
+                headers={"Content-Type": form.content_type, "Content-Length": str(form.length)},
             )
         if api == "compatible":
             return RemoteFile(
