@@ -57,10 +57,12 @@ def pad_jpeg(path: Path, size: int) -> None:
             f.write(b"\0" * extra)
 
 
-def make_dataset(root: Path, total_mb: int) -> Path:
+def make_dataset(root: Path, total_mb: int, *, padded: bool = True) -> Path:
+    """`padded=False`: the same samples, captions and media, without the padding (a few KB
+    each): its build costs what a build costs besides reading the bytes."""
     from wanbuild.media.synth import make_image, make_video
 
-    d = root / "effects" / f"bench{total_mb}"
+    d = root / "effects" / (f"bench{total_mb}" if padded else f"bench{total_mb}small")
     (d / "media").mkdir(parents=True)
     per_sample = 10 * 2**20  # 8 MB clip + 2 MB frame
     n = max(10, total_mb * 2**20 // per_sample)
@@ -68,9 +70,11 @@ def make_dataset(root: Path, total_mb: int) -> Path:
     for i in range(n):
         sid = f"s{i:03d}"
         make_image(d / f"media/{sid}.jpg", i, (256, 256))
-        pad_jpeg(d / f"media/{sid}.jpg", 2 * 2**20)
+        if padded:
+            pad_jpeg(d / f"media/{sid}.jpg", 2 * 2**20)
         make_video(d / f"media/{sid}.mp4", i, (128, 128), seconds=1.0, fps=8)
-        pad_mp4(d / f"media/{sid}.mp4", 8 * 2**20)
+        if padded:
+            pad_mp4(d / f"media/{sid}.mp4", 8 * 2**20)
         train.append(
             {
                 "id": sid,
@@ -120,6 +124,9 @@ def measure(root: Path, total_mb: int) -> dict[str, float]:
     # The dataset is made in a child process, and the page cache warmed in chunks: on Linux a
     # child inherits its parent's peak RSS, which would hide the build's own.
     subprocess.run([sys.executable, __file__, "--make", str(root), str(total_mb)], check=True)
+    small, _ = run_build(
+        root, root / "effects" / f"bench{total_mb}small", root / f"home{total_mb}s"
+    )
     effect = root / "effects" / f"bench{total_mb}"
     media = sorted((effect / "media").iterdir())
     size_mb = sum(p.stat().st_size for p in media) / 2**20
@@ -133,7 +140,15 @@ def measure(root: Path, total_mb: int) -> dict[str, float]:
     shutil.rmtree(root / "build" / effect.name)
     rezip, _ = run_build(root, effect, home)
     noop, _ = run_build(root, effect, home)
-    return {"mb": size_mb, "baseline": base, "cold": cold, "rezip": rezip, "noop": noop, "rss": rss}
+    return {
+        "mb": size_mb,
+        "baseline": base,
+        "cold": cold,
+        "small": small,
+        "rezip": rezip,
+        "noop": noop,
+        "rss": rss,
+    }
 
 
 def main() -> int:
@@ -143,6 +158,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.make:
         make_dataset(Path(args.make[0]), int(args.make[1]))
+        make_dataset(Path(args.make[0]), int(args.make[1]), padded=False)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -161,6 +177,11 @@ def main() -> int:
             f"  {label:<26}: {full[key]:6.2f} s  {mbs:7.0f} MB/s  "
             f"x{full[key] / full['baseline']:.2f} of baseline time"
         )
+    data = full["cold"] - full["small"]
+    print(
+        f"  the bytes alone (cold build less the same effect unpadded, {full['small']:.2f} s):"
+        f" {data:6.2f} s  {full['mb'] / data:7.0f} MB/s  x{data / full['baseline']:.2f} of baseline"
+    )
     print(
         f"peak RSS of build: {half['rss']:.0f} MB at {half['mb']:.0f} MB, "
         f"{full['rss']:.0f} MB at {full['mb']:.0f} MB "

@@ -32,6 +32,20 @@ def is_english_word(token: str) -> bool:
     return bool(zipf_frequency(token, "en") > _WORD_ZIPF)
 
 
+def _remembered_word(cache: HashCache, token: str) -> bool:
+    """is_english_word, remembered in the hash cache: loading wordfreq's list costs more than
+    the rest of a build's checks, and a trigger word is asked about on every build."""
+    from importlib.metadata import version
+
+    kind = f"wordfreq {version('wordfreq')} zipf>{_WORD_ZIPF}"
+    known = cache.facts(f"word:{token}", kind)
+    if known is not None:
+        return bool(known["word"])
+    word = is_english_word(token)
+    cache.put_facts(f"word:{token}", kind, {"word": word})
+    return word
+
+
 def probe_media(effect: Effect, cache: HashCache) -> dict[MediaKey, Probe]:
     splits = (("train", effect.samples.train), ("validation", effect.samples.validation))
     wanted = [
@@ -77,17 +91,17 @@ def preflight(loaded: LoadedEffect, *, strict: bool = False, store: Store | None
     effect = loaded.effect
     with (store or Store.for_project(loaded.project)).hash_cache() as cache:
         probes = probe_media(effect, cache)
-    findings = lint(
-        LintInput(
-            effect=effect,
-            effect_file=loaded.effect_file,
-            samples_file=loaded.samples_file,
-            hp_schema=load_hp_schema(loaded.conf_dir, effect.model),
-            probes=probes,
-            is_word=is_english_word,
-            strict=strict,
+        findings = lint(
+            LintInput(
+                effect=effect,
+                effect_file=loaded.effect_file,
+                samples_file=loaded.samples_file,
+                hp_schema=load_hp_schema(loaded.conf_dir, effect.model),
+                probes=probes,
+                is_word=functools.partial(_remembered_word, cache),
+                strict=strict,
+            )
         )
-    )
     stale = stale_media(effect.directory, loaded.project)
     if stale:
         shown = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
