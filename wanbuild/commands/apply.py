@@ -29,7 +29,7 @@ from wanbuild.versioning.git import inputs_commit
 
 EXIT_INTERRUPTED = 130
 MAX_PARALLEL = 512  # effects converging at once: mostly waiting, on one shared listing
-UPLOADS_IN_FLIGHT = 8  # per service: uploads are what take bandwidth
+UPLOADS_IN_FLIGHT = 16  # per service: uploads are what take bandwidth
 STEPS_EVERY = 5.0  # seconds between reads of a running job's step, for the progress bars
 
 

@@ -4,16 +4,24 @@ service (DASHSCOPE_API_KEY; `backend.base_url` may point at any URL, e.g. a runn
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from wanbuild.config.catalog import load_catalog
+from wanbuild.config.catalog import (
+    Catalog,
+    catalog_document,
+    catalog_from_document,
+    load_catalog,
+)
 from wanbuild.config.load import display
+from wanbuild.core.fingerprint import digest
 from wanbuild.errors import ConfigError
 from wanbuild.remote.client import Client
 from wanbuild.spec.effect import Backend, Region
+from wanbuild.store import Store
 
 EMULATOR_KEY = "sk-emulator"
 ENV_KEY = "DASHSCOPE_API_KEY"
@@ -42,6 +50,27 @@ def describe(backend: Backend, region: Region, project: Path) -> str:
             f"{display(emulator_state(backend, project))}); nothing is sent to Model Studio"
         )
     return f"backend: Model Studio at {backend.base_url or region.base_url} ({region.name})"
+
+
+def _catalog(conf_dir: Path, project: Path) -> Catalog:
+    """The emulator's catalog of models and regions, remembered as JSON under the stat of
+    every file of conf/: a run whose inputs are unchanged reads no YAML."""
+    from wanbuild.dataset.plan_cache import tree_stats
+
+    key = digest({"format": 1, "conf": str(conf_dir), "stats": tree_stats(conf_dir)})
+    path = Store.for_project(project).root / "cache" / "catalog.json"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc.get("key") == key:
+            return catalog_from_document(doc["catalog"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    catalog = load_catalog(conf_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"key": key, "catalog": catalog_document(catalog)}), "utf-8")
+    os.replace(tmp, path)
+    return catalog
 
 
 def time_scale(backend: Backend) -> float:
@@ -77,7 +106,7 @@ def connect(
         scale = time_scale(backend)
         app = create_app(
             emulator_state(backend, project),
-            load_catalog(conf_dir),
+            _catalog(conf_dir, project),
             region=region.name,
             time_scale=scale,
             faults=faults,

@@ -36,3 +36,27 @@ def load_catalog(conf_dir: Path) -> Catalog:
         for p in sorted((conf_dir / "region").glob("*.yaml"))
     }
     return Catalog(models, regions)
+
+
+def catalog_document(catalog: Catalog) -> dict[str, Any]:
+    """The catalog as plain JSON data (catalog_from_document reads it back)."""
+    return {
+        "models": {
+            name: {
+                "spec": m.spec.model_dump(mode="json"),
+                "defaults": m.defaults,
+                "hp_schema": m.hp_schema,
+            }
+            for name, m in catalog.models.items()
+        },
+        "regions": {name: r.model_dump(mode="json") for name, r in catalog.regions.items()},
+    }
+
+
+def catalog_from_document(doc: dict[str, Any]) -> Catalog:
+    models = {
+        name: CatalogModel(ModelSpec.model_validate(m["spec"]), m["defaults"], m["hp_schema"])
+        for name, m in doc["models"].items()
+    }
+    regions = {name: Region.model_validate(r) for name, r in doc["regions"].items()}
+    return Catalog(models, regions)

@@ -12,7 +12,6 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from wanbuild.config import safe_yaml
 from wanbuild.config.compose import apply_overrides, compose
 from wanbuild.core.names import effect_name_problem
 from wanbuild.errors import ConfigError
@@ -78,6 +77,8 @@ def discover_effects(root: Path) -> list[Path]:
 
 def read_yaml(path: Path) -> Any:
     """Every YAML file wanbuild reads goes through the bounded loader (config.safe_yaml)."""
+    from wanbuild.config import safe_yaml  # here: a run from caches reads no YAML at all
+
     return safe_yaml.load(path, display(path))
 
 

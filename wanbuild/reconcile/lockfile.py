@@ -44,22 +44,30 @@ class LockFile:
         self.mirror = mirror_dir / f"{effect}.lock"
 
     def read_all(self) -> dict[str, Any]:
-        doc = self._read(self.path, restore="restore it from git")
-        newer = self._read(self.mirror, restore="delete it") if self.mirror.exists() else None
-        if newer is not None and _extends(newer, doc):
-            doc = newer
+        text = self._text(self.path, restore="restore it from git")
+        doc = self._parse(self.path, text, restore="restore it from git")
+        mirrored = self._text(self.mirror, restore="delete it")
+        if mirrored is not None and mirrored != text:  # the same text says nothing newer
+            newer = self._parse(self.mirror, mirrored, restore="delete it")
+            if _extends(newer, doc):
+                doc = newer
         doc.setdefault("targets", {})
         return dict(doc)
 
-    def _read(self, path: Path, *, restore: str) -> dict[str, Any]:
-        """The lock's document; a damaged one is a user error that names how to recover, and
-        nothing is created remotely while it is unreadable."""
+    @staticmethod
+    def _text(path: Path, *, restore: str) -> str | None:
         try:
-            text = path.read_text(encoding="utf-8")
+            return path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return {"format": FORMAT, "effect": self.effect, "targets": {}}
+            return None
         except (OSError, UnicodeDecodeError) as e:
             raise WanbuildError(f"{path}: cannot be read ({e}); {restore}") from None
+
+    def _parse(self, path: Path, text: str | None, *, restore: str) -> dict[str, Any]:
+        """The lock's document; a damaged one is a user error that names how to recover, and
+        nothing is created remotely while it is unreadable."""
+        if text is None:
+            return {"format": FORMAT, "effect": self.effect, "targets": {}}
         recover = (
             f"{restore} (`git checkout -- {path.name}`), or re-attach what exists with "
             "`wanbuild adopt EFFECT ID`"
