@@ -21,10 +21,17 @@ from wanbuild.emulator.http import (
 )
 
 _SUFFIX = re.compile(r"^[a-z0-9]{1,8}$")
+_EXPORTED = re.compile(r"^(.*)-c\d+$")
 
 
 def _deployable(emu: Emulator, region: str, name: str, now: float) -> dict[str, Any] | None:
-    for job in emu.store.all("job", region):
+    """The job whose model (or exported checkpoint, `<model>-c<n>`) is `name`, ready."""
+    outputs = [name]
+    exported = _EXPORTED.match(name)
+    if exported:
+        outputs.append(exported.group(1))
+    jobs = [j for o in outputs for j in emu.store.find("job", region, "finetuned_output", o)]
+    for job in jobs:
         if job.get("deleted"):
             continue
         if (

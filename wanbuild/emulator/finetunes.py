@@ -3,6 +3,7 @@ checkpoints, export, validation results and details."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from typing import Any
@@ -98,16 +99,11 @@ async def create_job(request: Request) -> Response:
     hp = _check_hyper_parameters(model, given)
     kind = _kind(model, hp)
     limits = model.spec.limits.get(region)
-    failure, n_train, items, val_items = None, 0, [], []
-    for fid in train_ids:
-        check = check_zip(emu.store.blobs / fid, kind, "train", limits)
-        failure = failure or check.failure
-        n_train += check.samples
-        items += [{**item, "file_id": fid} for item in check.items]
-    for fid in val_ids:
-        check = check_zip(emu.store.blobs / fid, kind, "validation", None)
-        failure = failure or check.failure
-        val_items += [{**item, "file_id": fid} for item in check.items]
+    # opening every medium of the zips takes a while: off the event loop, so that other
+    # requests are served meanwhile (and several creates check side by side)
+    failure, n_train, items, val_items = await asyncio.to_thread(
+        _check_datasets, emu, train_ids, val_ids, kind, limits
+    )
     n_val = len(val_items) if val_ids else rules.held_back(n_train, hp)
     n_fit = n_train if val_ids else n_train - n_val
     total_steps, per_epoch = rules.training_steps(kind, n_fit, hp)
@@ -155,13 +151,29 @@ async def create_job(request: Request) -> Response:
         "validation_items": val_items or items[:n_val],
         "exports": {},
     }
-    if any(
-        j["finetuned_output"] == output and not j.get("deleted")
-        for j in emu.store.all("job", region)
-    ):
+    if any(not j.get("deleted") for j in emu.store.find("job", region, "finetuned_output", output)):
         raise ApiError(409, "Conflict", f"The model name {output} already exists.", retry=False)
     emu.store.put("job", job_id, region, doc)
     return ok(_job_view(emu, doc, now))
+
+
+def _check_datasets(
+    emu: Emulator, train_ids: list[str], val_ids: list[str], kind: str, limits: Any
+) -> tuple[str | None, int, list[dict[str, Any]], list[dict[str, Any]]]:
+    """(the first failure, training samples, training items, validation items)."""
+    failure, n_train = None, 0
+    items: list[dict[str, Any]] = []
+    val_items: list[dict[str, Any]] = []
+    for fid in train_ids:
+        check = check_zip(emu.store.blobs / fid, kind, "train", limits)
+        failure = failure or check.failure
+        n_train += check.samples
+        items += [{**item, "file_id": fid} for item in check.items]
+    for fid in val_ids:
+        check = check_zip(emu.store.blobs / fid, kind, "validation", None)
+        failure = failure or check.failure
+        val_items += [{**item, "file_id": fid} for item in check.items]
+    return failure, n_train, items, val_items
 
 
 def _check_step_rules(kind: str, hp: dict[str, Any], total_steps: int, n_train: int) -> None:

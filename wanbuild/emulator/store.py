@@ -113,6 +113,14 @@ class Store:
         ).fetchall()
         return [dict(json.loads(r[0])) for r in rows]
 
+    def find(self, kind: str, region: str, key: str, value: str) -> list[dict[str, Any]]:
+        """The documents whose top-level `key` equals `value` (scanned in SQL, not decoded)."""
+        rows = self._conn.execute(
+            "SELECT doc FROM objects WHERE kind = ? AND region = ? AND json_extract(doc, ?) = ?",
+            (kind, region, f"$.{key}", value),
+        ).fetchall()
+        return [dict(json.loads(r[0])) for r in rows]
+
     def listing(
         self,
         kind: str,

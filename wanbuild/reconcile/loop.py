@@ -85,7 +85,7 @@ def converge(
         steps_at = began if steps else steps_at
         index, listing = listing, None  # a listing serves one pass: the one after a wait
         try:
-            observed = observe(client, desired, lock, claims, index=index, steps=steps)
+            observed = observe(client, desired, lock, claims, index=index, steps=steps, fresh=fresh)
         except TemporaryRemoteError as e:
             temporary += 1
             if temporary > MAX_TEMPORARY:

@@ -50,11 +50,14 @@ def observe(
     now: Callable[[], float] = time.time,
     index: RemoteIndex | None = None,
     steps: bool = True,
+    fresh: Callable[[], RemoteIndex] | None = None,
 ) -> Observed:
     """What the remote holds of what the lock records. With the desired state (plan, apply),
     records are current only when their fingerprints match it; with the target alone (status,
     destroy, checkpoints, try: no media, no build), what the lock records is current.
-    `steps=False` leaves a running job's step unknown (it takes a request for its logs)."""
+    `steps=False` leaves a running job's step unknown (it takes a request for its logs).
+    Lookalikes are looked for in `index`, else in `fresh()` (a listing shared by the effects
+    of a run), else in a listing of this effect's own."""
     entry = lock.entry()
     record = LockFile.record_of(entry)
     api = api_of(spec)
@@ -128,17 +131,21 @@ def observe(
         _pending(client, spec.model, intent, claims(), now(), api) for intent in record.intents
     )
     lookalikes: tuple[str, ...] = ()
+
+    def listing() -> RemoteIndex:
+        return index or (fresh() if fresh is not None else RemoteIndex(client))
+
     if desired is None:
         pass  # without the dataset there is no name to recognise
     elif job is None and not record.job_id and not pending:
-        lookalikes = _job_lookalikes(client, desired, claims())
+        lookalikes = _job_lookalikes(listing(), desired, claims())
     elif deployment is None and not record.deployed_model and not pending:
         model = _model_to_deploy(desired, job, checkpoints)
         if model is not None:
             owned = claims()
             lookalikes = tuple(
                 d.deployed_model
-                for d in client.iter_deployments()
+                for d in listing().deployments()
                 if d.model_name == model and d.deployed_model not in owned
             )
     return Observed(
@@ -212,20 +219,21 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _job_lookalikes(client: Client, desired: Desired, claims: Claims) -> tuple[str, ...]:
+def _job_lookalikes(listing: RemoteIndex, desired: Desired, claims: Claims) -> tuple[str, ...]:
     """Signs that this effect was applied by a lock that is gone: unclaimed uploads carrying
     this dataset's upload name (file names are documented to come back), and unclaimed jobs
     whose echoed name is the one this effect sends (where the service keeps names)."""
     names = {z.upload_name for z in desired.zips}
     files = [
         f.file_id
-        for f in client.list_files(api=api_of(desired))
+        for f in listing.files(api_of(desired))
         if f.name in names and f.file_id not in claims
     ]
     jobs = [
         j.job_id
-        for j in client.iter_jobs(model=desired.model)
-        if j.job_id not in claims
+        for j in listing.jobs()
+        if j.model in (None, desired.model)
+        and j.job_id not in claims
         and any((n or "").startswith(desired.job_name) for n in (j.job_name, j.finetuned_output))
     ]
     return (*jobs, *files)

@@ -53,10 +53,13 @@ class Watch:
                     return self._index
                 now = self.clock()
                 due = max(self._taken, since) + gap
-                if not self._refreshing and now >= due:
+                if self._refreshing:  # someone is listing: woken when it is done
+                    self._cond.wait(timeout=0.25)
+                elif now >= due:
                     self._refreshing = True
                     break
-                self._cond.wait(timeout=min(max(due - now, 0.005), 0.25))
+                else:
+                    self._cond.wait(timeout=min(due - now, 0.25))
         began = self.clock()
         index = RemoteIndex(self.client)
         try:
