@@ -86,7 +86,8 @@ def test_a_create_gets_a_listing_begun_after_it_asked_without_waiting_an_interva
     stop = threading.Event()
     w.after(clock.now - 7200, stop)
     clock.now += 1  # the create comes one second after the last listing
-    w.fresh(stop)
+    before = w.fresh(stop).jobs()  # a job create lists the jobs (only them) afresh
+    assert before == []
     assert service.job_listings == 2
 
 

@@ -21,6 +21,7 @@ from wanbuild.core.actions import EffectPlan, Kind
 from wanbuild.core.plan import plan
 from wanbuild.core.render import render_text
 from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
+from wanbuild.reconcile.claims import RecentClaims
 from wanbuild.reconcile.loop import Hooks, Outcome, converge
 from wanbuild.reconcile.mutex import Busy, effect_mutex
 from wanbuild.reconcile.watch import Watch
@@ -177,6 +178,7 @@ def _run(
     # per service: one listing shared by every waiting effect, and a bound on uploads
     watches = {id(i.client): Watch(i.client, poll) for i in items}
     uploads = {id(i.client): threading.Semaphore(UPLOADS_IN_FLIGHT) for i in items}
+    recent = {i.project: RecentClaims(i.claims) for i in items}  # one per project
 
     def say(effect: str) -> Any:
         def line(text: str) -> None:
@@ -205,6 +207,7 @@ def _run(
                     claims=item.claims,
                     watch=watches[id(item.client)],
                     uploads=uploads[id(item.client)],
+                    recent_claims=recent[item.project],
                 )
         except Busy as e:
             return Outcome(d.effect, "failed", str(e))

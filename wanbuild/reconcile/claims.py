@@ -7,8 +7,10 @@ another's upload, job or deployment.
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,10 @@ class Claims:
 
     def __contains__(self, remote_id: object) -> bool:
         return remote_id in self.owners
+
+    def adding(self, ids: Iterable[str], owner: str) -> Claims:
+        """These claims and `ids`, owned by `owner` (an effect's own, read afresh)."""
+        return Claims({**self.owners, **dict.fromkeys(ids, owner)})
 
 
 def claimed_ids(entry: dict[str, Any]) -> set[str]:
@@ -85,6 +91,33 @@ def _lock_ids(lock: LockFile) -> frozenset[str]:
 
 def project_effect_dirs(project: Path, extra: Iterable[Path] = ()) -> list[Path]:
     """The effect directories whose locks can claim objects: effects/* plus any named."""
-    found = {p.parent.resolve() for p in (project / "effects").glob(f"*/{LOCK_NAME}")}
+    found: set[Path] = set()
+    try:
+        entries = list(os.scandir(project / "effects"))
+    except OSError:
+        entries = []
+    for e in entries:
+        if os.path.exists(os.path.join(e.path, LOCK_NAME)):
+            found.add(Path(os.path.realpath(e.path)) if e.is_symlink() else Path(e.path))
     found.update(Path(d).resolve() for d in extra)
     return sorted(found)
+
+
+class RecentClaims:
+    """The project's claims, read again at most every `ttl` seconds, for the two uses that need
+    no fresher view: what a create records as already existing (a claim missed there only
+    makes the record longer), and lookalikes, which are named after one effect and checked
+    with that effect's own lock read afresh (no other effect names objects after it). Hundreds
+    of effects would otherwise each read every lock, on every pass, all the while."""
+
+    def __init__(self, read: Callable[[], Claims], ttl: float = 30.0) -> None:
+        self._read, self._ttl = read, ttl
+        self._lock = threading.Lock()
+        self._at = float("-inf")
+        self._claims = Claims()
+
+    def __call__(self) -> Claims:
+        with self._lock:
+            if time.monotonic() - self._at >= self._ttl:
+                self._claims, self._at = self._read(), time.monotonic()
+            return self._claims

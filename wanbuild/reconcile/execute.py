@@ -43,9 +43,12 @@ class Executor:
         claims: Callable[[], Claims],
         uploads: threading.Semaphore | None = None,
         listing: Callable[[], RemoteIndex] | None = None,
+        recent_claims: Callable[[], Claims] | None = None,
     ) -> None:
         self.client, self.desired, self.lock, self.say = client, desired, lock, say
-        self.claims = claims
+        self.claims = claims  # read afresh: who owns what, before adopting
+        # what a create records as already there needs no fresher view (claims.RecentClaims)
+        self.recent_claims = recent_claims or claims
         self.uploads = uploads or threading.Semaphore(1)  # uploads in flight (shared)
         # what exists before a create: a listing begun now (shared by effects creating at once)
         self.listing = listing or (lambda: RemoteIndex(client))
@@ -73,7 +76,7 @@ class Executor:
         md5 = file_md5(Path(z.path))
         if md5 is None:
             raise FileNotFoundError(z.path)  # built moments ago; gone means something is wrong
-        claims = self.claims()
+        claims = self.recent_claims()
         before = [
             f.file_id
             for f in self.listing().files(api)
@@ -128,7 +131,7 @@ class Executor:
         if observed.job is not None:  # a failed or cancelled attempt is being retried
             attempt = int(recorded.get("attempt") or 1) + 1
         name = job_name(d.effect, d.job_fp, attempt)
-        claims = self.claims()
+        claims = self.recent_claims()
         before = [j.job_id for j in self.listing().jobs() if j.job_id not in claims]
         self._intent(
             "train",
@@ -202,7 +205,7 @@ class Executor:
             # A fresh suffix per create: the service may keep a used suffix reserved forever,
             # and the name it returns, whatever it is, is the deployment's identity.
             suffix = self.new_suffix()
-            claims = self.claims()
+            claims = self.recent_claims()
             before = [
                 x.deployed_model
                 for x in self.listing().deployments()

@@ -44,6 +44,24 @@ class RemoteIndex:
     def deployments(self) -> list[Deployment]:
         return list(self._deployment_table().values())
 
+    def listed(
+        self, jobs: list[str], deployments: list[str], files: list[str], api: Api
+    ) -> tuple[object, ...] | None:
+        """These objects as the listing shows them; None when any is not in it (a GET would
+        be needed to know it)."""
+        found: list[object] = []
+        for table, ids in (
+            (self._job_table(), jobs),
+            (self._deployment_table(), deployments),
+            (self._file_table(api) if files else {}, files),
+        ):
+            for i in ids:
+                obj = table.get(i)
+                if obj is None:
+                    return None
+                found.append(obj)
+        return tuple(found)
+
     def file(self, file_id: str, api: Api) -> RemoteFile | None:
         listed = self._file_table(api).get(file_id)
         return listed or fetch(self.client.get_file, file_id, api=api)

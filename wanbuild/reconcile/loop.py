@@ -29,7 +29,7 @@ from wanbuild.reconcile.lockfile import (
     file_entry,
     job_entry,
 )
-from wanbuild.reconcile.observe import observe
+from wanbuild.reconcile.observe import api_of, observe
 from wanbuild.reconcile.watch import Watch
 from wanbuild.remote.client import Client
 from wanbuild.remote.errors import PermanentRemoteError, TemporaryRemoteError
@@ -69,15 +69,18 @@ def converge(
     claims: Callable[[], Claims],
     watch: Watch | None = None,
     uploads: threading.Semaphore | None = None,
+    recent_claims: Callable[[], Claims] | None = None,
 ) -> Outcome:
     """`watch`: the run's shared listing, which waiting passes observe from (else every pass
-    looks by id); `uploads`: bounds the uploads in flight across effects."""
+    looks by id); `uploads`: bounds the uploads in flight across effects; `recent_claims`: the
+    run's shared, recent view of the claims, for what a create records as already there."""
     lock = LockFile(effect_dir, desired.effect, desired.target)
     fresh = (lambda: watch.fresh(hooks.stop)) if watch is not None else None
-    executor = Executor(client, desired, lock, hooks.say, claims, uploads, fresh)
+    executor = Executor(client, desired, lock, hooks.say, claims, uploads, fresh, recent_claims)
     temporary = 0
     retry = retry_failed
     listing: RemoteIndex | None = None  # after a pass that only waited: the shared listing
+    seen: tuple[object, ...] | None = None  # this effect's objects in the last listing used
     steps_at = float("-inf")
     while True:
         began = time.monotonic()
@@ -124,6 +127,7 @@ def converge(
             return Outcome(desired.effect, "failed", f"{e}{note}", current, observed)
         temporary = 0  # a whole pass went through: count failures afresh
         if acted:
+            seen = None
             continue
         blocked = [a for a in current.actions if a.kind is Kind.BLOCKED]
         if blocked:
@@ -141,11 +145,46 @@ def converge(
                 return Outcome(desired.effect, "interrupted", "stopped waiting", current, observed)
             continue
         try:
-            listing = watch.after(began, hooks.stop)
+            listing, seen = _next_listing(watch, began, hooks, desired, observed, seen)
         except TemporaryRemoteError:
-            listing = None  # look again by id
+            listing, seen = None, None  # look again by id
         if listing is None and hooks.stop.is_set():
             return Outcome(desired.effect, "interrupted", "stopped waiting", current, observed)
+
+
+def _next_listing(
+    watch: Watch,
+    since: float,
+    hooks: Hooks,
+    desired: Desired,
+    observed: Observed,
+    seen: tuple[object, ...] | None,
+) -> tuple[RemoteIndex | None, tuple[object, ...] | None]:
+    """The next shared listing worth a look: one where any of this effect's objects differs
+    from the listing it last looked at. Hundreds of effects wait on one listing; most of them,
+    most of the time, find nothing changed, and go on waiting without observing or planning.
+    What a listing cannot show (an export's progress, a create whose reply was lost, a job's
+    step for the progress bars) is always looked at."""
+    watched = _watched(desired, observed)
+    while True:
+        listing = watch.after(since, hooks.stop)
+        if listing is None or watched is None or hooks.steps_every is not None:
+            return listing, None
+        now = listing.listed(*watched, api_of(desired))
+        if now is None or now != seen:
+            return listing, now
+        since = watch.clock()
+
+
+def _watched(desired: Desired, observed: Observed) -> tuple[list[str], list[str], list[str]] | None:
+    """(job ids, deployment names, file ids) whose listing says all there is to know of the
+    effect; None when something else matters."""
+    if observed.pending or observed.job is None:
+        return None
+    if desired.checkpoint and observed.job.status == "SUCCEEDED":
+        return None  # the export's progress is in the job's checkpoints, not in a listing
+    deployments = [d.deployed_model for d in (observed.deployment, *observed.others) if d]
+    return [observed.job.job_id], deployments, [f.file_id for f in observed.files.values()]
 
 
 def _dependents(current: EffectPlan, failed: str) -> list[str]:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
-from wanbuild.reconcile.claims import Claims
+from wanbuild.reconcile.claims import Claims, claimed_ids
 from wanbuild.reconcile.index import RemoteIndex, fetch
 from wanbuild.reconcile.lockfile import LockFile, find_history
 from wanbuild.remote.client import Client
@@ -51,13 +51,17 @@ def observe(
     index: RemoteIndex | None = None,
     steps: bool = True,
     fresh: Callable[[], RemoteIndex] | None = None,
+    recent: Callable[[], Claims] | None = None,
 ) -> Observed:
     """What the remote holds of what the lock records. With the desired state (plan, apply),
     records are current only when their fingerprints match it; with the target alone (status,
     destroy, checkpoints, try: no media, no build), what the lock records is current.
     `steps=False` leaves a running job's step unknown (it takes a request for its logs).
     Lookalikes are looked for in `index`, else in `fresh()` (a listing shared by the effects
-    of a run), else in a listing of this effect's own."""
+    of a run), else in a listing of this effect's own; the claims they are checked against
+    are `recent()` (a recent view of other effects' claims: none of them names objects after
+    this effect) with this effect's own lock as read now, else `claims()`. A create whose
+    reply was lost is always settled against `claims()`, read afresh."""
     entry = lock.entry()
     record = LockFile.record_of(entry)
     api = api_of(spec)
@@ -132,21 +136,26 @@ def observe(
     )
     lookalikes: tuple[str, ...] = ()
 
+    def owned() -> Claims:
+        if recent is None:
+            return claims()
+        return recent().adding(claimed_ids(entry), str(lock.path.parent))
+
     def listing() -> RemoteIndex:
         return index or (fresh() if fresh is not None else RemoteIndex(client))
 
     if desired is None:
         pass  # without the dataset there is no name to recognise
     elif job is None and not record.job_id and not pending:
-        lookalikes = _job_lookalikes(listing(), desired, claims())
+        lookalikes = _job_lookalikes(listing(), desired, owned())
     elif deployment is None and not record.deployed_model and not pending:
         model = _model_to_deploy(desired, job, checkpoints)
         if model is not None:
-            owned = claims()
+            mine = owned()
             lookalikes = tuple(
                 d.deployed_model
                 for d in listing().deployments()
-                if d.model_name == model and d.deployed_model not in owned
+                if d.model_name == model and d.deployed_model not in mine
             )
     return Observed(
         files, job, checkpoints, deployment, tuple(others), record, pending, lookalikes, rollback

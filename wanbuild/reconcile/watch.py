@@ -30,21 +30,26 @@ class Watch:
         self._index: RemoteIndex | None = None
         self._taken = float("-inf")  # when the current listing was begun
         self._refreshing = False
+        self._cost = 0.0  # how long the last full listing took
         self.listings = 0  # how many were taken (for tests and progress)
 
     def fresh(self, stop: threading.Event) -> RemoteIndex:
-        """A listing begun now or later, shared by every effect that asks meanwhile: what
-        exists before a create (no interval is waited)."""
-        index = self.after(self.clock(), stop, interval=0.0)
+        """What exists before a create: a listing begun at most as long ago as the last full
+        listing took, else a new one, shared by every effect that asks meanwhile (each kind is
+        listed when first asked for). A private listing begun now would be no younger by the
+        time its last page arrived; hundreds of effects creating at once share a few."""
+        index = self.after(self.clock() - self._cost, stop, interval=0.0)
         return index if index is not None else RemoteIndex(self.client)
 
     def after(
         self, since: float, stop: threading.Event, *, interval: float | None = None
     ) -> RemoteIndex | None:
-        """A listing begun after `since` (this clock) and at least `interval` (the watch's
-        own by default) after it, shared with every effect waiting now; None when asked to
-        stop."""
-        gap = self.interval if interval is None else interval
+        """A listing begun after `since` (this clock) and at least `interval` after it, shared
+        with every effect waiting now; None when asked to stop. By default the interval is the
+        watch's own, or twice what the last listing took if that is longer: a remote with many
+        objects is listed less often rather than all the time."""
+        eager = interval is None
+        gap = max(self.interval, 2 * self._cost) if interval is None else interval
         with self._cond:
             while True:
                 if stop.is_set():
@@ -63,7 +68,9 @@ class Watch:
         began = self.clock()
         index = RemoteIndex(self.client)
         try:
-            index.load()
+            if eager:
+                index.load()
+                self._cost = self.clock() - began
         except BaseException:
             with self._cond:
                 self._refreshing = False
