@@ -29,9 +29,10 @@ def build(
     for effect_dir in effect_dirs:
         project = project_root(effect_dir)
         store = Store.for_project(project)
-        build_dir = project / "build" / effect_dir.resolve().name
+        directory = effect_dir.resolve()
+        build_dir = project / "build" / directory.name
         conf_dir = find_conf_dir(effect_dir)
-        stat_key = keys.key(effect_dir, conf_dir, build_dir)
+        stat_key = keys.key(directory, conf_dir, build_dir)
         remembered = _last_build(store, effect_dir)
         if remembered.get("key") == stat_key:  # no input and no output changed since
             print(
@@ -78,12 +79,12 @@ def build(
                 file=out,
             )
         print(f"{display(effect_dir)}: {state}, fingerprint {result.fingerprint[:16]}", file=out)
-        _remember_build(store, effect_dir, keys.key(effect_dir, conf_dir, build_dir), result)
+        _remember_build(store, effect_dir, keys.key(directory, conf_dir, build_dir), result)
         # what was just built is the desired state the next plan or apply starts from
         plan_cache.save(
             store.root,
-            effect_dir,
-            plan_keys.key(effect_dir, conf_dir, build_dir),
+            directory,
+            plan_keys.key(directory, conf_dir, build_dir),
             plan_cache.planned(loaded, desired_from(loaded, result)),
         )
     return EXIT_ERROR if failed else EXIT_OK

@@ -85,15 +85,15 @@ class StatKeys:
         self._conf: dict[str, str] = {}
 
     def key(self, effect_dir: Path, conf_dir: Path, build_dir: Path) -> str:
-        """The key of one effect; the same whichever way its paths are spelled."""
-        conf = os.path.realpath(conf_dir)
+        """The key of one effect, its paths given resolved (as every caller has them)."""
+        conf = str(conf_dir)
         if conf not in self._conf:
             self._conf[conf] = _lines(tree_stats(conf))
         h = hashlib.sha256(self._fixed.encode())
         for part in (
-            _lines(tree_stats(os.path.realpath(effect_dir))),
+            _lines(tree_stats(effect_dir)),
             self._conf[conf],
-            _lines(tree_stats(os.path.realpath(build_dir))),
+            _lines(tree_stats(build_dir)),
         ):
             h.update(part.encode("utf-8", "surrogateescape"))
         return h.hexdigest()
@@ -123,7 +123,7 @@ def planned(loaded: LoadedEffect, desired: Desired) -> Planned:
 
 
 def _path(store_root: Path, effect_dir: Path) -> Path:
-    return store_root / "cache" / "plan" / f"{os.path.basename(os.path.realpath(effect_dir))}.json"
+    return store_root / "cache" / "plan" / f"{effect_dir.name}.json"
 
 
 def load(store_root: Path, effect_dir: Path, stat_key: str) -> Planned | None:
