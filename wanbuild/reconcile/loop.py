@@ -73,7 +73,8 @@ def converge(
 ) -> Outcome:
     """`watch`: the run's shared listing, which waiting passes observe from (else every pass
     looks by id); `uploads`: bounds the uploads in flight across effects; `recent_claims`: the
-    run's shared, recent view of the claims, for what a create records as already there."""
+    run's shared, recent view of other effects' claims, for what a create records as already
+    there and for lookalikes (claims.RecentClaims)."""
     lock = LockFile(effect_dir, desired.effect, desired.target)
     fresh = (lambda: watch.fresh(hooks.stop)) if watch is not None else None
     executor = Executor(client, desired, lock, hooks.say, claims, uploads, fresh, recent_claims)
@@ -88,7 +89,16 @@ def converge(
         steps_at = began if steps else steps_at
         index, listing = listing, None  # a listing serves one pass: the one after a wait
         try:
-            observed = observe(client, desired, lock, claims, index=index, steps=steps, fresh=fresh)
+            observed = observe(
+                client,
+                desired,
+                lock,
+                claims,
+                index=index,
+                steps=steps,
+                fresh=fresh,
+                recent=recent_claims,
+            )
         except TemporaryRemoteError as e:
             temporary += 1
             if temporary > MAX_TEMPORARY:
