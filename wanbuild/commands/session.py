@@ -10,12 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from wanbuild.commands.backend import connect, describe
-from wanbuild.config.load import (
-    LoadedEffect,
-    find_conf_dir,
-    load_effect,
-    project_root,
-)
+from wanbuild.config.load import LoadedEffect, find_conf_dir, load_effect, project_root
 from wanbuild.core.fingerprint import digest
 from wanbuild.core.target import target_spec
 from wanbuild.dataset import plan_cache
