@@ -51,7 +51,9 @@ def measure(mode: str, path: Path, url: str) -> tuple[float, float]:
 
 @contextmanager
 def emulator_server(state_dir: Path) -> Iterator[str]:
-    """`wanbuild emulator serve` on a loopback port; its URL."""
+    """`wanbuild emulator serve` on a loopback port; its URL. (tests.emulator_helpers.served
+    does the same, but importing it grows this process, and on Linux a child starts with its
+    parent's peak RSS: the memory figures below would be the parent's.)"""
     server = subprocess.Popen(
         [
             sys.executable,

@@ -175,10 +175,13 @@ def _run(
     printer = threading.Lock()
     started = time.monotonic()
     progress = _Progress(out, enabled=wait)
-    # per service: one listing shared by every waiting effect, and a bound on uploads
-    watches = {id(i.client): Watch(i.client, poll) for i in items}
-    uploads = {id(i.client): threading.Semaphore(UPLOADS_IN_FLIGHT) for i in items}
-    recent = {i.project: RecentClaims(i.claims) for i in items}  # one per project
+    # per service: one listing shared by every waiting effect, and a bound on uploads;
+    # per project: one recent view of the claims
+    clients = {id(i.client): i.client for i in items}
+    watches = {key: Watch(c, poll) for key, c in clients.items()}
+    uploads = {key: threading.Semaphore(UPLOADS_IN_FLIGHT) for key in clients}
+    first = {i.project: i for i in reversed(items)}
+    recent = {project: RecentClaims(i.claims) for project, i in first.items()}
 
     def say(effect: str) -> Any:
         def line(text: str) -> None:

@@ -20,9 +20,9 @@ def status_command(effect_dirs: list[Path], overrides: list[str], out: TextIO) -
             o = item.observe()
             print(f"\n{d.effect} ({d.kind} on {d.model}, {d.target})", file=out)
             files = ", ".join(f"{s} {f.file_id}" for s, f in sorted(o.files.items()))
-            recorded = (lock.record().dataset_fp or "")[:16] or "none"
+            rec = o.lock  # what the lock records, as observe read it
+            recorded = (rec.dataset_fp or "")[:16] or "none"
             print(f"  dataset     {recorded}: {files or 'not uploaded'}", file=out)
-            rec = lock.record()
             if o.job is None and rec.job_id:
                 print(f"  job         {rec.job_id} recorded, not on the service", file=out)
             elif o.job is None:

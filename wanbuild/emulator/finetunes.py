@@ -389,7 +389,7 @@ async def validation_details(request: Request) -> Response:
                 f"{base}/emulator/inputs/{item['file_id']}/{item['first_frame_path']}"
             )
         rows.append(row)
-    return ok({"page_no": page_no, "page_size": size, "total": len(items), "list": rows})
+    return ok(page_body(page_no, size, len(items), "list", rows))
 
 
 def _validator(schema: dict[str, Any]) -> Any:

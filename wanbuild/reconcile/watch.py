@@ -31,7 +31,6 @@ class Watch:
         self._taken = float("-inf")  # when the current listing was begun
         self._refreshing = False
         self._cost = 0.0  # how long the last full listing took
-        self.listings = 0  # how many were taken (for tests and progress)
 
     def fresh(self, stop: threading.Event) -> RemoteIndex:
         """What exists before a create: a listing begun at most as long ago as the last full
@@ -80,6 +79,5 @@ class Watch:
             self._refreshing = False
             if began > self._taken:
                 self._index, self._taken = index, began
-                self.listings += 1
             self._cond.notify_all()
         return index
