@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 from wanbuild.emulator.app import listed_by
@@ -75,3 +76,42 @@ def test_a_state_directory_from_before_is_upgraded_in_place(tmp_path: Path) -> N
     old_state(tmp_path / "state")
     check(Store(tmp_path / "state", listed_by))
     check(Store(tmp_path / "state", listed_by))  # and opening it again changes nothing
+
+
+def open_at_once(state_dir: Path, n: int = 8) -> list[BaseException]:
+    """Open one state from `n` threads, each with its own connection, released together (what
+    two wanbuild processes starting side by side do)."""
+    start = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        start.wait()
+        try:
+            Store(state_dir, listed_by).close()
+        except BaseException as e:  # noqa: BLE001 - collected and asserted on below
+            errors.append(e)
+
+    threads = [threading.Thread(target=open_one) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+def test_many_openers_of_a_new_state_at_once_all_succeed(tmp_path: Path) -> None:
+    for attempt in range(5):
+        state = tmp_path / f"state{attempt}"
+        assert open_at_once(state) == []
+        store = Store(state, listed_by)
+        for kind, oid, doc in docs():
+            store.put(kind, oid, REGION, doc)
+        check(store)
+
+
+def test_many_openers_of_an_old_state_at_once_upgrade_it_once(tmp_path: Path) -> None:
+    for attempt in range(5):
+        state = tmp_path / f"state{attempt}"
+        old_state(state)
+        assert open_at_once(state) == []
+        check(Store(state, listed_by))

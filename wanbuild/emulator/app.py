@@ -105,7 +105,7 @@ def create_app(
 
 def _opening(store: Store) -> int:
     """How many times this state has been opened, this time included."""
-    with store.lock:
+    with store.writing():
         n = int(store.meta("openings") or 0) + 1
         store.set_meta("openings", str(n))
     return n
@@ -114,7 +114,7 @@ def _opening(store: Store) -> int:
 def _persistent_clock(store: Store, scale: float) -> ScaledClock:
     """Continue simulated time from where the last run left it, at this run's scale."""
     wall = time.time()
-    with store.lock:
+    with store.writing():
         anchor = store.meta("clock")
         if anchor is None:
             sim = wall

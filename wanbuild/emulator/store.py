@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from wanbuild.store.sqlite import open_db
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS objects (
-    kind TEXT, id TEXT, region TEXT, seq INTEGER, doc TEXT, PRIMARY KEY (kind, id)
-);
-"""
 # added after the first release: a state directory made before is upgraded in place
 _COLUMNS = {"created": "REAL", "tag": "TEXT", "gone_at": "REAL"}
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS objects (
+    kind TEXT, id TEXT, region TEXT, seq INTEGER, doc TEXT,
+    {", ".join(f"{name} {kind}" for name, kind in _COLUMNS.items())},
+    PRIMARY KEY (kind, id)
+);
+"""
 _INDEXES = """
 CREATE INDEX IF NOT EXISTS objects_listed ON objects (kind, region, seq);
 CREATE INDEX IF NOT EXISTS objects_seq ON objects (seq);
@@ -51,21 +54,42 @@ class Store:
         self.lock = threading.RLock()
         self._upgrade()
 
-    def _upgrade(self) -> None:
+    def _missing_columns(self) -> list[str]:
         have = {row[1] for row in self._conn.execute("PRAGMA table_info(objects)")}
-        missing = [c for c in _COLUMNS if c not in have]
+        return [c for c in _COLUMNS if c not in have]
+
+    def _upgrade(self) -> None:
+        """Add and fill the columns an old state lacks, all or nothing. Several processes may
+        open one old state at once: the columns are looked at again under the write lock, so
+        only the first adds them."""
+        if self._missing_columns():
+            with self.writing():
+                self._add_columns(self._missing_columns())
+        self._conn.executescript(_INDEXES)
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """One transaction holding SQLite's write lock from its start: what it reads, no other
+        process changes before it commits."""
         with self.lock:
-            for column in missing:
-                self._conn.execute(f"ALTER TABLE objects ADD COLUMN {column} {_COLUMNS[column]}")
-            if missing:
-                rows = self._conn.execute("SELECT kind, id, doc FROM objects").fetchall()
-                for kind, oid, doc in rows:
-                    self._conn.execute(
-                        "UPDATE objects SET created = ?, tag = ?, gone_at = ? "
-                        "WHERE kind = ? AND id = ?",
-                        (*self._columns(kind, json.loads(doc)), kind, oid),
-                    )
-            self._conn.executescript(_INDEXES)
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _add_columns(self, missing: list[str]) -> None:
+        if not missing:
+            return
+        for column in missing:
+            self._conn.execute(f"ALTER TABLE objects ADD COLUMN {column} {_COLUMNS[column]}")
+        for kind, oid, doc in self._conn.execute("SELECT kind, id, doc FROM objects").fetchall():
+            self._conn.execute(
+                "UPDATE objects SET created = ?, tag = ?, gone_at = ? WHERE kind = ? AND id = ?",
+                (*self._columns(kind, json.loads(doc)), kind, oid),
+            )
 
     def _columns(
         self, kind: str, doc: dict[str, Any]
@@ -85,7 +109,7 @@ class Store:
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     def put(self, kind: str, oid: str, region: str, doc: dict[str, Any]) -> None:
-        with self.lock:
+        with self.writing():  # a new object's seq is one past the last, in every process
             row = self._conn.execute(
                 "SELECT seq FROM objects WHERE kind = ? AND id = ?", (kind, oid)
             ).fetchone()
