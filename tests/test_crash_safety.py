@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.emulator_helpers import apply_env, census, local_remote, served
+from wanbuild.reconcile.mutex import effect_mutex
 
 POINTS = ["after_upload", "before_create_job", "after_create_job", "waiting", "after_deploy"]
 
@@ -93,23 +94,38 @@ def test_every_create_reply_lost_still_one_of_each(
 def test_two_concurrent_applies_never_create_two_jobs(
     effect_factory: Callable[..., Path], tmp_path: Path
 ) -> None:
+    """Two applies of one effect started together: both wait while the effect's lock is held,
+    then race for it the moment it is let go (no timing decides whether they overlap)."""
     d = effect_factory()
-    env = apply_env("2e3")  # training takes ~2.4 s: the runs overlap
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "wanbuild", "apply", "--wait", str(d)],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    env = apply_env("2e3")
+    with effect_mutex(tmp_path / ".wanbuild" / "locks", "fx", timeout=1, say=print):
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "wanbuild", "apply", "--wait", str(d)],
+                cwd=tmp_path,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        before = [_until_waiting(p) for p in procs]
+    outputs = [b + p.communicate(timeout=300)[0] for b, p in zip(before, procs, strict=True)]
     assert [p.returncode for p in procs] == [0, 0], outputs
     assert census(tmp_path) == {"files": 1, "jobs": 1, "deployments": 1}
-    assert any("waiting for another apply (pid" in o for o in outputs)
+    assert all(f"waiting for another apply (pid {os.getpid()} " in o for o in outputs), outputs
+
+
+def _until_waiting(proc: subprocess.Popen[str]) -> str:
+    """The output of `proc` up to its saying it waits for the lock (or to its end)."""
+    assert proc.stdout is not None
+    seen = ""
+    while line := proc.stdout.readline():
+        seen += line
+        if "waiting for another apply" in line:
+            break
+    return seen
 
 
 def test_the_api_key_never_appears_anywhere(
