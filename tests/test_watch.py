@@ -23,8 +23,10 @@ class CountingService:
 
     def __init__(self, clock: Clock, gate: threading.Event | None = None) -> None:
         self.clock, self.gate, self.job_listings = clock, gate, 0
+        self.listing_started = 0
 
     def iter_jobs(self) -> list[Any]:
+        self.listing_started += 1
         if self.gate is not None:
             assert self.gate.wait(5), "the test never let the listing finish"
         self.job_listings += 1
@@ -73,7 +75,8 @@ def test_a_listing_is_never_older_than_the_last_look_and_waits_one_interval() ->
     assert waiter.is_alive()
     assert service.job_listings == 1
     clock.now = looked + 30
-    waiter.join(5)
+    w.wake()  # a manual clock wakes no one by itself
+    waiter.join(1)
     assert result
     assert result[0] is not first
     assert service.job_listings == 2
@@ -91,6 +94,36 @@ def test_a_create_gets_a_listing_begun_after_it_asked_without_waiting_an_interva
     assert service.job_listings == 2
 
 
+def test_creates_asking_while_a_listing_is_under_way_share_it() -> None:
+    """The effects that create at the start of a run all ask at once: the listing under way
+    when they ask serves them (it began less than a listing's time before), not one each."""
+    clock = Clock()
+    gate = threading.Event()
+    service = CountingService(clock, gate)
+    w = watch(clock, service, interval=3600.0)
+    stop = threading.Event()
+    got: list[object] = []
+    first = threading.Thread(target=lambda: got.append(w.fresh(stop)))
+    first.start()
+    while service.listing_started == 0:  # the first create's listing is under way
+        first.join(0.01)
+    clock.now += 1  # the others ask one second into it
+    others = [threading.Thread(target=lambda: got.append(w.fresh(stop))) for _ in range(20)]
+    for t in others:
+        t.start()
+    clock.now += 1  # and it takes two seconds in all
+    gate.set()
+    for t in [first, *others]:
+        t.join(5)
+    assert len(got) == 21
+    assert len({id(i) for i in got}) == 1
+    assert service.job_listings == 1
+    # a create asking later than a listing's time after it began gets a new one
+    clock.now += 3
+    assert w.fresh(stop) is not got[0]
+    assert service.job_listings == 2
+
+
 def test_stop_ends_the_wait() -> None:
     clock = Clock()
     w = watch(clock, CountingService(clock), interval=3600.0)
@@ -100,5 +133,6 @@ def test_stop_ends_the_wait() -> None:
     waiter = threading.Thread(target=lambda: result.append(w.after(clock.now, stop)))
     waiter.start()
     stop.set()
-    waiter.join(5)
+    w.wake()
+    waiter.join(1)  # woken at once, not at the end of its interval
     assert result == [None]

@@ -24,9 +24,10 @@ from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
 from wanbuild.reconcile.claims import RecentClaims
 from wanbuild.reconcile.loop import Hooks, Outcome, converge
 from wanbuild.reconcile.mutex import Busy, effect_mutex
+from wanbuild.reconcile.observe import api_of
 from wanbuild.reconcile.watch import Watch
 from wanbuild.spec.state import Desired, Observed
-from wanbuild.versioning.git import inputs_commit
+from wanbuild.versioning.git import Inputs, inputs_commits
 
 EXIT_INTERRUPTED = 130
 MAX_PARALLEL = 512  # effects converging at once: mostly waiting, on one shared listing
@@ -149,10 +150,19 @@ def _check_saved(
             )
 
 
-def _inputs_commit(item: Item) -> str | None:
-    """The commit whose tree holds this effect's inputs exactly (None: not committed yet)."""
-    inputs = [p for p in (item.directory, item.conf_dir) if p.is_relative_to(item.project)]
-    return inputs_commit(item.project, inputs, [item.directory / "wanbuild.lock"])
+def _inputs_commits(items: list[Item]) -> dict[str, str | None]:
+    """Per effect, the commit whose tree holds its inputs exactly (None: not committed yet,
+    or not in the project's repository); one git status per project."""
+    by_project: dict[Path, dict[str, Inputs]] = {}
+    for item in items:
+        inputs = [p for p in (item.directory, item.conf_dir) if p.is_relative_to(item.project)]
+        if item.directory in inputs:
+            exclude = [item.directory / "wanbuild.lock"]
+            by_project.setdefault(item.project, {})[item.desired.effect] = (inputs, exclude)
+    commits: dict[str, str | None] = dict.fromkeys(i.desired.effect for i in items)
+    for project, effects in by_project.items():
+        commits.update(inputs_commits(project, effects))
+    return commits
 
 
 def _confirm(out: TextIO) -> bool:
@@ -178,10 +188,12 @@ def _run(
     # per service: one listing shared by every waiting effect, and a bound on uploads;
     # per project: one recent view of the claims
     clients = {id(i.client): i.client for i in items}
-    watches = {key: Watch(c, poll) for key, c in clients.items()}
+    apis = {key: {api_of(i.desired) for i in items if i.client is c} for key, c in clients.items()}
+    watches = {key: Watch(c, poll, apis=apis[key]) for key, c in clients.items()}
     uploads = {key: threading.Semaphore(UPLOADS_IN_FLIGHT) for key in clients}
     first = {i.project: i for i in reversed(items)}
     recent = {project: RecentClaims(i.claims) for project, i in first.items()}
+    commits = _inputs_commits(items)
 
     def say(effect: str) -> Any:
         def line(text: str) -> None:
@@ -206,7 +218,7 @@ def _run(
                     retry_failed=retry_failed,
                     poll=poll,
                     hooks=hooks,
-                    commit=_inputs_commit(item),
+                    commit=commits[d.effect],
                     claims=item.claims,
                     watch=watches[id(item.client)],
                     uploads=uploads[id(item.client)],
@@ -226,6 +238,8 @@ def _run(
                 time.sleep(0.05)
         except KeyboardInterrupt:
             stop.set()
+            for w in watches.values():
+                w.wake()
         outcomes = [f.result() for f in futures]
     if wait:
         print(f"elapsed {time.monotonic() - started:.1f} s", file=out)

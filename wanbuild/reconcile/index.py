@@ -8,7 +8,7 @@ the object is gone) is looked up by id, so the answer is the same as without the
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar
 
 from wanbuild.remote.client import Client
@@ -30,10 +30,13 @@ class RemoteIndex:
         self._deployments: dict[str, Deployment] | None = None
         self._lock = threading.Lock()
 
-    def load(self) -> None:
-        """List jobs and deployments now (files are listed per upload API, on first use)."""
+    def load(self, apis: Iterable[Api] = ()) -> None:
+        """List jobs, deployments and the files of `apis` now (the files of another upload API
+        are listed on first use)."""
         self._job_table()
         self._deployment_table()
+        for api in apis:
+            self._file_table(api)
 
     def files(self, api: Api) -> list[RemoteFile]:
         return list(self._file_table(api).values())

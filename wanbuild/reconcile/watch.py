@@ -8,68 +8,86 @@ run's RemoteIndex), taken at most once per interval by whichever effect needs it
 
 An effect only ever looks at a listing begun after its own last observation, and so after its
 own last change to the remote: what it sees is never older than what it did. After acting, an
-effect observes by id (converge does), not from the listing.
+effect observes by id (converge does), not from the listing. What exists before a create comes
+from the same listings: one under way or just done when the create asks serves it, so the
+hundreds of effects that upload or create at the start of a run share a few listings.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
-from wanbuild.reconcile.index import RemoteIndex
+from wanbuild.reconcile.index import Api, RemoteIndex
 from wanbuild.remote.client import Client
+
+# the longest a waiter sleeps without being woken: stopping calls wake()
+_SAFETY = 5.0
 
 
 class Watch:
+    """`apis`: the upload APIs whose files every listing holds (besides jobs and deployments);
+    files of another API are listed when first asked for."""
+
     def __init__(
-        self, client: Client, interval: float, clock: Callable[[], float] = time.monotonic
+        self,
+        client: Client,
+        interval: float,
+        clock: Callable[[], float] = time.monotonic,
+        apis: Collection[Api] = (),
     ) -> None:
         self.client, self.interval, self.clock = client, interval, clock
+        self.apis = tuple(apis)
         self._cond = threading.Condition()
         self._index: RemoteIndex | None = None
         self._taken = float("-inf")  # when the current listing was begun
         self._refreshing = False
-        self._cost = 0.0  # how long the last full listing took
+        self._cost = 0.0  # how long the last listing took
 
     def fresh(self, stop: threading.Event) -> RemoteIndex:
-        """What exists before a create: a listing begun at most as long ago as the last full
-        listing took, else a new one, shared by every effect that asks meanwhile (each kind is
-        listed when first asked for). A private listing begun now would be no younger by the
-        time its last page arrived; hundreds of effects creating at once share a few."""
-        index = self.after(self.clock() - self._cost, stop, interval=0.0)
+        """What exists before a create: a listing begun at most as long ago as a listing takes
+        (one under way when asked, or just done), else a new one, shared by every effect that
+        asks meanwhile. A private listing begun now would be no younger by the time its last
+        page arrived; hundreds of effects creating at once share a few."""
+        asked = self.clock()
+        index = self._shared(lambda: asked - self._cost, 0.0, stop)
         return index if index is not None else RemoteIndex(self.client)
 
-    def after(
-        self, since: float, stop: threading.Event, *, interval: float | None = None
+    def after(self, since: float, stop: threading.Event) -> RemoteIndex | None:
+        """A listing begun after `since` (this clock), shared with every effect waiting now,
+        and begun at least an interval after `since`: the watch's own, or twice what the last
+        listing took if that is longer (a remote with many objects is listed less often rather
+        than all the time). None when asked to stop."""
+        return self._shared(lambda: since, max(self.interval, 2 * self._cost), stop)
+
+    def wake(self) -> None:
+        """Every waiter looks at its stop event now (call after setting it)."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def _shared(
+        self, since: Callable[[], float], gap: float, stop: threading.Event
     ) -> RemoteIndex | None:
-        """A listing begun after `since` (this clock) and at least `interval` after it, shared
-        with every effect waiting now; None when asked to stop. By default the interval is the
-        watch's own, or twice what the last listing took if that is longer: a remote with many
-        objects is listed less often rather than all the time."""
-        eager = interval is None
-        gap = max(self.interval, 2 * self._cost) if interval is None else interval
         with self._cond:
             while True:
                 if stop.is_set():
                     return None
-                if self._index is not None and self._taken > since:
+                if self._index is not None and self._taken > since():
                     return self._index
                 now = self.clock()
-                due = max(self._taken, since) + gap
+                due = max(self._taken, since()) + gap
                 if self._refreshing:  # someone is listing: woken when it is done
-                    self._cond.wait(timeout=0.25)
+                    self._cond.wait(timeout=_SAFETY)
                 elif now >= due:
                     self._refreshing = True
                     break
                 else:
-                    self._cond.wait(timeout=min(due - now, 0.25))
+                    self._cond.wait(timeout=min(due - now, _SAFETY))
         began = self.clock()
         index = RemoteIndex(self.client)
         try:
-            if eager:
-                index.load()
-                self._cost = self.clock() - began
+            index.load(self.apis)
         except BaseException:
             with self._cond:
                 self._refreshing = False
@@ -77,6 +95,7 @@ class Watch:
             raise
         with self._cond:
             self._refreshing = False
+            self._cost = self.clock() - began
             if began > self._taken:
                 self._index, self._taken = index, began
             self._cond.notify_all()

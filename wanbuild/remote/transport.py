@@ -11,15 +11,22 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+
+WORKERS = 64
 
 
 class InProcessTransport(httpx.BaseTransport):
     def __init__(self, app: Any) -> None:
         self._asgi = httpx.ASGITransport(app=app)
         self._loop = asyncio.new_event_loop()
+        # the app's blocking work (an upload's md5 and writes, a job's dataset check) runs in
+        # the loop's executor: sized for the dozens of requests an apply of many effects has
+        # in flight, not for the cores (asyncio's default is cores + 4)
+        self._loop.set_default_executor(ThreadPoolExecutor(WORKERS, "wanbuild-emulator-work"))
         self._thread = threading.Thread(
             target=self._loop.run_forever, daemon=True, name="wanbuild-emulator"
         )
