@@ -37,6 +37,18 @@ def apply(cwd: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]
     )
 
 
+def started(cwd: Path, effect: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """`wanbuild apply --wait effect`, running, its output (stderr too) readable as it comes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "wanbuild", "apply", "--wait", str(effect)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 @pytest.mark.parametrize("point", POINTS)
 def test_sigkill_at_each_point_then_rerun(
     effect_factory: Callable[..., Path], tmp_path: Path, point: str
@@ -99,17 +111,7 @@ def test_two_concurrent_applies_never_create_two_jobs(
     d = effect_factory()
     env = apply_env("2e3")
     with effect_mutex(tmp_path / ".wanbuild" / "locks", "fx", timeout=1, say=print):
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "wanbuild", "apply", "--wait", str(d)],
-                cwd=tmp_path,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            for _ in range(2)
-        ]
+        procs = [started(tmp_path, d, env) for _ in range(2)]
         before = [_until_waiting(p) for p in procs]
     outputs = [b + p.communicate(timeout=300)[0] for b, p in zip(before, procs, strict=True)]
     assert [p.returncode for p in procs] == [0, 0], outputs
@@ -167,14 +169,7 @@ def test_ctrl_c_stops_waiting_and_never_cancels(
 ) -> None:
     d = effect_factory()
     env = apply_env("100")  # 800 steps x 6 s: about 50 s of training
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wanbuild", "apply", "--wait", str(d)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = started(tmp_path, d, env)
     assert proc.stdout is not None
     lines = []
     for line in proc.stdout:
