@@ -21,7 +21,6 @@ from wanbuild.core.actions import EffectPlan, Kind
 from wanbuild.core.plan import plan
 from wanbuild.core.render import render_text
 from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
-from wanbuild.reconcile.claims import RecentClaims
 from wanbuild.reconcile.loop import Hooks, Outcome, converge
 from wanbuild.reconcile.mutex import Busy, effect_mutex
 from wanbuild.reconcile.observe import api_of
@@ -185,14 +184,11 @@ def _run(
     printer = threading.Lock()
     started = time.monotonic()
     progress = _Progress(out, enabled=wait)
-    # per service: one listing shared by every waiting effect, and a bound on uploads;
-    # per project: one recent view of the claims
+    # per service: one listing shared by every waiting effect, and a bound on uploads
     clients = {id(i.client): i.client for i in items}
     apis = {key: {api_of(i.desired) for i in items if i.client is c} for key, c in clients.items()}
     watches = {key: Watch(c, poll, apis=apis[key]) for key, c in clients.items()}
     uploads = {key: threading.Semaphore(UPLOADS_IN_FLIGHT) for key in clients}
-    first = {i.project: i for i in reversed(items)}
-    recent = {project: RecentClaims(i.claims) for project, i in first.items()}
     commits = _inputs_commits(items)
 
     def say(effect: str) -> Any:
@@ -222,7 +218,7 @@ def _run(
                     claims=item.claims,
                     watch=watches[id(item.client)],
                     uploads=uploads[id(item.client)],
-                    recent_claims=recent[item.project],
+                    recent_claims=item.recent,
                 )
         except Busy as e:
             return Outcome(d.effect, "failed", str(e))

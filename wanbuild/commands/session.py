@@ -15,7 +15,7 @@ from wanbuild.core.fingerprint import digest
 from wanbuild.core.target import target_spec
 from wanbuild.dataset import plan_cache
 from wanbuild.errors import WanbuildError
-from wanbuild.reconcile.claims import Claims, project_effect_dirs, read_claims
+from wanbuild.reconcile.claims import Claims, RecentClaims, project_effect_dirs, read_claims
 from wanbuild.reconcile.index import RemoteIndex
 from wanbuild.reconcile.lockfile import LockFile, lineage_dir
 from wanbuild.reconcile.observe import observe
@@ -35,6 +35,9 @@ class Item:
     client: Client
     built: Desired | None = None
     index: RemoteIndex | None = None  # the session's one listing of the remote, per client
+    # the project's claims as read at most every 30 s, shared by the session's effects of the
+    # project: what lookalikes are checked against, with the effect's own lock read afresh
+    recent: RecentClaims | None = None
 
     @property
     def desired(self) -> Desired:
@@ -58,7 +61,12 @@ class Item:
 
     def observe(self) -> Observed:
         return observe(
-            self.client, self.built or self.spec, self.lock, self.claims, index=self.index
+            self.client,
+            self.built or self.spec,
+            self.lock,
+            self.claims,
+            index=self.index,
+            recent=self.recent,
         )
 
 
@@ -99,6 +107,7 @@ def open_session(
     clients: dict[tuple[str, str, str], Client] = {}
     indexes: dict[tuple[str, str, str], RemoteIndex] = {}
     items: list[Item] = []
+    recent: dict[Path, RecentClaims] = {}
     headers: list[str] = []
     real = False
     planner = _Planner(overrides, out, write) if build else None
@@ -114,18 +123,18 @@ def open_session(
             headers.append(describe(o.backend, o.region, o.project))
             indexes[key] = RemoteIndex(clients[key])
         real = real or o.backend.name != "emulator"
-        items.append(
-            Item(
-                o.directory,
-                o.effect_file,
-                o.conf_dir,
-                o.project,
-                o.spec,
-                clients[key],
-                o.desired,
-                indexes[key],
-            )
+        item = Item(
+            o.directory,
+            o.effect_file,
+            o.conf_dir,
+            o.project,
+            o.spec,
+            clients[key],
+            o.desired,
+            indexes[key],
         )
+        item.recent = recent.setdefault(o.project, RecentClaims(item.claims))
+        items.append(item)
     return Session(items, headers, real, list(clients.values()))
 
 
