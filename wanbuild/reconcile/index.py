@@ -7,8 +7,10 @@ the object is gone) is looked up by id, so the answer is the same as without the
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
 from wanbuild.remote.client import Client
@@ -25,18 +27,18 @@ class RemoteIndex:
 
     def __init__(self, client: Client) -> None:
         self.client = client
-        self._files: dict[str, dict[str, RemoteFile]] = {}
-        self._jobs: dict[str, FineTuneJob] | None = None
-        self._deployments: dict[str, Deployment] | None = None
+        self._tables: dict[str, dict[str, Any]] = {}
+        self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def load(self, apis: Iterable[Api] = ()) -> None:
-        """List jobs, deployments and the files of `apis` now (the files of another upload API
-        are listed on first use)."""
-        self._job_table()
-        self._deployment_table()
-        for api in apis:
-            self._file_table(api)
+        """List jobs, deployments and the files of `apis` now, side by side (the files of
+        another upload API are listed on first use)."""
+        kinds = [self._job_table, self._deployment_table]
+        kinds += [functools.partial(self._file_table, api) for api in apis]
+        with ThreadPoolExecutor(max_workers=len(kinds)) as pool:
+            for _ in pool.map(lambda table: table(), kinds):
+                pass
 
     def files(self, api: Api) -> list[RemoteFile]:
         return list(self._file_table(api).values())
@@ -77,22 +79,23 @@ class RemoteIndex:
         return listed or fetch(self.client.get_deployment, name)
 
     def _file_table(self, api: Api) -> dict[str, RemoteFile]:
-        with self._lock:
-            if api not in self._files:
-                self._files[api] = {f.file_id: f for f in self.client.list_files(api=api)}
-            return self._files[api]
+        return self._table(f"files:{api}", lambda: self.client.list_files(api=api), "file_id")
 
     def _job_table(self) -> dict[str, FineTuneJob]:
-        with self._lock:
-            if self._jobs is None:
-                self._jobs = {j.job_id: j for j in self.client.iter_jobs()}
-            return self._jobs
+        return self._table("jobs", self.client.iter_jobs, "job_id")
 
     def _deployment_table(self) -> dict[str, Deployment]:
+        return self._table("deployments", self.client.iter_deployments, "deployed_model")
+
+    def _table(self, kind: str, listing: Callable[[], Iterable[T]], key: str) -> dict[str, T]:
+        """One kind's listing, by id: listed once, by the first to ask (each kind on its own,
+        so that kinds are listed side by side)."""
         with self._lock:
-            if self._deployments is None:
-                self._deployments = {d.deployed_model: d for d in self.client.iter_deployments()}
-            return self._deployments
+            lock = self._locks.setdefault(kind, threading.Lock())
+        with lock:
+            if kind not in self._tables:
+                self._tables[kind] = {getattr(o, key): o for o in listing()}
+            return self._tables[kind]
 
 
 def fetch(get: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,18 @@ from wanbuild.spec.state import Desired, DesiredZip, LockRecord
 LOCK_NAME = "wanbuild.lock"
 _CONFLICT = re.compile(r"^(<<<<<<<|>>>>>>>)", re.MULTILINE)
 FORMAT = 1
+
+# The text this process last read or wrote at each lock path, by the file's (inode, size,
+# mtime): every write replaces the file whole (a new inode, as git's checkout does too), so
+# while that holds the text is the same, and a read costs a stat. An apply of many effects
+# reads each lock some forty times.
+_Signature = tuple[int, int, int]
+_texts: dict[Path, tuple[_Signature, str]] = {}
+_texts_lock = threading.Lock()
+
+
+def _signature(st: os.stat_result) -> _Signature:
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 class LockFile:
@@ -57,11 +70,20 @@ class LockFile:
     @staticmethod
     def _text(path: Path, *, restore: str) -> str | None:
         try:
-            return path.read_text(encoding="utf-8")
+            sig = _signature(os.stat(path))
+            with _texts_lock:
+                known = _texts.get(path)
+            if known is not None and known[0] == sig:
+                return known[1]
+            # read after the stat: a change in between shows in the next stat
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as e:
             raise WanbuildError(f"{path}: cannot be read ({e}); {restore}") from None
+        with _texts_lock:
+            _texts[path] = (sig, text)
+        return text
 
     def _parse(self, path: Path, text: str | None, *, restore: str) -> dict[str, Any]:
         """The lock's document; a damaged one is a user error that names how to recover, and
@@ -72,7 +94,7 @@ class LockFile:
             f"{restore} (`git checkout -- {path.name}`), or re-attach what exists with "
             "`wanbuild adopt EFFECT ID`"
         )
-        if _CONFLICT.search(text):
+        if ("<<<<<<<" in text or ">>>>>>>" in text) and _CONFLICT.search(text):
             raise WanbuildError(
                 f"{path}: holds merge-conflict markers; keep one side whole (history only "
                 f"grows: take the side with the longer history), or {recover}"
@@ -149,14 +171,34 @@ class LockFile:
 
     def _write(self, doc: dict[str, Any]) -> None:
         text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        self.mirror.parent.mkdir(parents=True, exist_ok=True)
+        data = text.encode("utf-8")
         for path in (self.path, self.mirror):
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            with tmp.open("w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
+            fd = _create(tmp, make_dir=path == self.mirror)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+                sig = _signature(os.fstat(fd))
+            finally:
+                os.close(fd)
             os.replace(tmp, path)
+            with _texts_lock:
+                _texts[path] = (sig, text)
+
+
+def _create(path: Path, *, make_dir: bool) -> int:
+    """A new file to write; with `make_dir`, its directory is made on first need (the
+    mirror's .wanbuild/lineage, never an effect's directory)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    try:
+        return os.open(path, flags, 0o666)
+    except FileNotFoundError:
+        if not make_dir:
+            raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, flags, 0o666)
 
 
 def lineage_dir(project: Path) -> Path:

@@ -17,6 +17,7 @@ import random
 import secrets
 import time
 from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
 
@@ -38,6 +39,7 @@ UploadApi = Literal["native", "compatible"]
 Progress = Callable[[int, int], None]
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 _LOST = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+PAGES_IN_FLIGHT = 4  # of one listing, after its first page
 
 
 class BearerAuth(httpx.Auth):
@@ -312,20 +314,14 @@ class Client:
             return [
                 _parse_file(d, api) for d in self._json("GET", _files_path(api)).get("data", [])
             ]
-        out: list[RemoteFile] = []
-        page = 1
-        while True:
-            data = (
-                self._json("GET", _files_path(api), params={"page_no": page, "page_size": 100}).get(
-                    "data"
-                )
-                or {}
-            )
+
+        def page(n: int) -> tuple[list[RemoteFile], int]:
+            params = {"page_no": n, "page_size": 100}
+            data = self._json("GET", _files_path(api), params=params).get("data") or {}
             files = data.get("files") or []
-            out += [_parse_file(d, api) for d in files]
-            if not files or len(out) >= int(data.get("total", 0)):
-                return out
-            page += 1
+            return [_parse_file(d, api) for d in files], int(data.get("total", 0))
+
+        return _every_page(page)
 
     def delete_file(self, file_id: str, *, api: UploadApi) -> None:
         self._send("DELETE", f"{_files_path(api)}/{file_id}")
@@ -371,7 +367,7 @@ class Client:
         return JobPage.model_validate(self._output("GET", "/api/v1/fine-tunes", params=params))
 
     def iter_jobs(self, *, model: str | None = None) -> Iterator[FineTuneJob]:
-        return _every_page(lambda n: _items(self.list_jobs(page_no=n, model=model), "jobs"))
+        return iter(_every_page(lambda n: _items(self.list_jobs(page_no=n, model=model), "jobs")))
 
     def cancel_job(self, job_id: str) -> None:
         self._send("POST", f"/api/v1/fine-tunes/{job_id}/cancel")
@@ -447,7 +443,7 @@ class Client:
         )
 
     def iter_deployments(self) -> Iterator[Deployment]:
-        return _every_page(lambda n: _items(self.list_deployments(page_no=n), "deployments"))
+        return iter(_every_page(lambda n: _items(self.list_deployments(page_no=n), "deployments")))
 
     def scale_deployment(self, deployed_model: str, capacity: int) -> Deployment:
         return Deployment.model_validate(
@@ -532,16 +528,26 @@ def _items(page: JobPage | DeploymentPage, key: str) -> tuple[list[Any], int]:
     return list(getattr(page, key)), page.total
 
 
-def _every_page(fetch: Callable[[int], tuple[list[T], int]]) -> Iterator[T]:
-    """Every item of a paged listing (page_no from 1 until `total` items have been seen)."""
-    number, seen = 1, 0
-    while True:
-        items, total = fetch(number)
-        yield from items
-        seen += len(items)
-        if not items or seen >= total:
-            return
+def _every_page(fetch: Callable[[int], tuple[list[T], int]]) -> list[T]:
+    """Every item of a paged listing. Page 1 tells how many there are; the pages that makes
+    are then asked for a few at a time (each page is a round trip, and hundreds of objects
+    are several pages), and then one by one for as long as items are short of the newest
+    `total` (objects created meanwhile push items onto later pages)."""
+    items, total = fetch(1)
+    out = list(items)
+    if not items or len(out) >= total:
+        return out
+    pages = -(-total // len(items))
+    with ThreadPoolExecutor(max_workers=min(PAGES_IN_FLIGHT, pages - 1)) as pool:
+        rest = list(pool.map(fetch, range(2, pages + 1)))
+    out += [item for items, _ in rest for item in items]
+    items, total = rest[-1]
+    number = pages
+    while items and len(out) < total:
         number += 1
+        items, total = fetch(number)
+        out += items
+    return out
 
 
 def _files_path(api: UploadApi) -> str:
