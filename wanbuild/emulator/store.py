@@ -32,6 +32,8 @@ CREATE TABLE IF NOT EXISTS objects (
 _INDEXES = """
 CREATE INDEX IF NOT EXISTS objects_listed ON objects (kind, region, seq);
 CREATE INDEX IF NOT EXISTS objects_seq ON objects (seq);
+CREATE INDEX IF NOT EXISTS objects_output
+    ON objects (kind, region, json_extract(doc, '$.finetuned_output'));
 """
 
 # (kind, document) -> (tag, gone_at): what lists filter on
@@ -109,20 +111,14 @@ class Store:
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     def put(self, kind: str, oid: str, region: str, doc: dict[str, Any]) -> None:
-        with self.writing():  # a new object's seq is one past the last, in every process
-            row = self._conn.execute(
-                "SELECT seq FROM objects WHERE kind = ? AND id = ?", (kind, oid)
-            ).fetchone()
-            if row is None:
-                seq = self._conn.execute(
-                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM objects"
-                ).fetchone()[0]
-            else:
-                seq = row[0]
+        # One statement, so one transaction that takes SQLite's write lock before it reads:
+        # a new object's seq is one past the last, in every process
+        with self.lock:
             self._conn.execute(
                 "INSERT OR REPLACE INTO objects (kind, id, region, seq, doc, created, tag, gone_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (kind, oid, region, seq, json.dumps(doc), *self._columns(kind, doc)),
+                " VALUES (?, ?, ?, COALESCE((SELECT seq FROM objects WHERE kind = ? AND id = ?),"
+                " (SELECT COALESCE(MAX(seq), 0) + 1 FROM objects)), ?, ?, ?, ?)",
+                (kind, oid, region, kind, oid, json.dumps(doc), *self._columns(kind, doc)),
             )
 
     def get(self, kind: str, oid: str, region: str) -> dict[str, Any] | None:
@@ -138,10 +134,14 @@ class Store:
         return [dict(json.loads(r[0])) for r in rows]
 
     def find(self, kind: str, region: str, key: str, value: str) -> list[dict[str, Any]]:
-        """The documents whose top-level `key` equals `value` (scanned in SQL, not decoded)."""
+        """The documents whose top-level `key` equals `value` (in SQL, not decoded; by index
+        for the keys _INDEXES names)."""
+        if not key.isidentifier():
+            raise ValueError(f"not a document key: {key!r}")
         rows = self._conn.execute(
-            "SELECT doc FROM objects WHERE kind = ? AND region = ? AND json_extract(doc, ?) = ?",
-            (kind, region, f"$.{key}", value),
+            "SELECT doc FROM objects WHERE kind = ? AND region = ?"
+            f" AND json_extract(doc, '$.{key}') = ?",
+            (kind, region, value),
         ).fetchall()
         return [dict(json.loads(r[0])) for r in rows]
 
