@@ -1,6 +1,8 @@
 """Multipart uploads taken as they stream in: each file part goes straight to its blob on disk
 with its md5 computed on the way, hashing and writing side by side in worker threads while the
-next bytes arrive. Nothing is spooled and copied again, and the event loop never hashes."""
+next bytes arrive. Nothing is spooled and copied again, and the event loop hashes no more than
+a small file's few hundred kilobytes (two hand-offs to workers cost more than that, when
+hundreds of effects upload at once)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 BATCH = 4 << 20  # bytes handed to the worker at a time
+INLINE = 1 << 20  # a last batch this small is hashed and written on the loop
 
 
 class FormError(ValueError):
@@ -60,6 +63,10 @@ class FilePart:
         await self._settle()
         if self._out is None:
             self._out = self.path.open("wb")
+        if everything and len(chunk) <= INLINE:
+            self._md5.update(chunk)
+            self._out.write(chunk)
+            return
         loop = asyncio.get_running_loop()
         # hashing and writing both release the GIL: side by side, while more bytes arrive
         self._pending = (
