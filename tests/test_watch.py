@@ -136,3 +136,35 @@ def test_stop_ends_the_wait() -> None:
     w.wake()
     waiter.join(1)  # woken at once, not at the end of its interval
     assert result == [None]
+
+
+class CountingCondition(threading.Condition):
+    """The watch's condition, counting the waits that end by a timeout shorter than the
+    watch's safety net: each is a waiter that wakes by itself to list."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timed = 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if timeout is not None and timeout < 5.0:
+            self.timed += 1
+        return super().wait(timeout)
+
+
+def test_of_many_waiters_due_at_once_one_wakes_to_list_and_the_listing_wakes_the_rest() -> None:
+    service = CountingService(Clock())
+    w = Watch(service, 0.2)  # type: ignore[arg-type]  # the real clock
+    w._cond = cond = CountingCondition()
+    stop = threading.Event()
+    since = w.clock()  # they all just looked: a listing is due an interval from now
+    got: list[object] = []
+    threads = [threading.Thread(target=lambda: got.append(w.after(since, stop))) for _ in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert len(got) == 30
+    assert len({id(i) for i in got}) == 1
+    assert service.job_listings == 1
+    assert cond.timed == 1  # not one timed sleep per waiter

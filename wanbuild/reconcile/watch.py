@@ -44,6 +44,8 @@ class Watch:
         self._taken = float("-inf")  # when the current listing was begun
         self._refreshing = False
         self._cost = 0.0  # how long the last listing took
+        # the earliest due any waiter sleeps until; the others sleep until a listing is done
+        self._timer: float | None = None
 
     def fresh(self, stop: threading.Event) -> RemoteIndex:
         """What exists before a create: a listing begun at most as long ago as a listing takes
@@ -69,9 +71,13 @@ class Watch:
     def _shared(
         self, since: Callable[[], float], gap: float, stop: threading.Event
     ) -> RemoteIndex | None:
+        armed: float | None = None  # the due this waiter set the timer to
         with self._cond:
             while True:
                 if stop.is_set():
+                    if self._timer is not None:  # were it this one's, no one else would wake
+                        self._timer = None
+                        self._cond.notify_all()
                     return None
                 if self._index is not None and self._taken > since():
                     return self._index
@@ -80,21 +86,26 @@ class Watch:
                 if self._refreshing:  # someone is listing: woken when it is done
                     self._cond.wait(timeout=_SAFETY)
                 elif now >= due:
-                    self._refreshing = True
+                    self._refreshing, self._timer = True, None
                     break
-                else:
+                elif self._timer is None or due < self._timer or armed == self._timer:
+                    # the first due: this waiter lists then (or is woken by a listing sooner)
+                    self._timer = armed = due
                     self._cond.wait(timeout=min(due - now, _SAFETY))
+                else:  # a listing by the waiter due first wakes this one: hundreds sleep
+                    armed = None  # through it instead of all waking
+                    self._cond.wait(timeout=_SAFETY)
         began = self.clock()
         index = RemoteIndex(self.client)
         try:
             index.load(self.apis)
         except BaseException:
             with self._cond:
-                self._refreshing = False
+                self._refreshing, self._timer = False, None
                 self._cond.notify_all()
             raise
         with self._cond:
-            self._refreshing = False
+            self._refreshing, self._timer = False, None
             self._cost = self.clock() - began
             if began > self._taken:
                 self._index, self._taken = index, began
