@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wanbuild.reconcile.lockfile import LOCK_NAME, LockFile
+from wanbuild.reconcile.lockfile import LOCK_NAME, LockFile, Signature, file_signature
 
 
 @dataclass(frozen=True)
@@ -56,23 +56,23 @@ def read_claims(effect_dirs: Iterable[Path], mirror_dir: Path | None = None) -> 
     return Claims(owners)
 
 
-# A lock is read again only when it or its mirror changed: every write replaces the file (a new
-# inode), so (inode, size, mtime) of both tells. Many effects creating at once each ask for the
+# A lock's claims are worked out again only when it or its mirror changed, as the file_signature
+# of both tells. Many effects creating at once each ask for the
 # project's claims before every create; this keeps that to a stat() per lock.
-_Signature = tuple[tuple[int, int, int] | None, ...]
+_Signature = tuple[Signature | None, ...]
 _seen: dict[Path, tuple[_Signature, frozenset[str]]] = {}
 _seen_lock = threading.Lock()
 
 
 def _signature(paths: Iterable[Path]) -> _Signature:
-    out: list[tuple[int, int, int] | None] = []
+    out: list[Signature | None] = []
     for p in paths:
         try:
             st = p.stat()
         except OSError:
             out.append(None)
             continue
-        out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+        out.append(file_signature(st))
     return tuple(out)
 
 

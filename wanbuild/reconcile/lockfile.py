@@ -24,16 +24,17 @@ LOCK_NAME = "wanbuild.lock"
 _CONFLICT = re.compile(r"^(<<<<<<<|>>>>>>>)", re.MULTILINE)
 FORMAT = 1
 
-# The text this process last read or wrote at each lock path, by the file's (inode, size,
-# mtime): every write replaces the file whole (a new inode, as git's checkout does too), so
-# while that holds the text is the same, and a read costs a stat. An apply of many effects
-# reads each lock some forty times.
-_Signature = tuple[int, int, int]
-_texts: dict[Path, tuple[_Signature, str]] = {}
+# The text this process last read or wrote at each lock path, by its file_signature: while
+# that holds the text is the same, and a read costs a stat. An apply of many effects reads
+# each lock some forty times.
+Signature = tuple[int, int, int]
+_texts: dict[Path, tuple[Signature, str]] = {}
 _texts_lock = threading.Lock()
 
 
-def _signature(st: os.stat_result) -> _Signature:
+def file_signature(st: os.stat_result) -> Signature:
+    """A lock file's (inode, size, mtime): the same while its text is, as every write replaces
+    the file whole (a new inode, as git's checkout does too)."""
     return st.st_ino, st.st_size, st.st_mtime_ns
 
 
@@ -70,7 +71,7 @@ class LockFile:
     @staticmethod
     def _text(path: Path, *, restore: str) -> str | None:
         try:
-            sig = _signature(os.stat(path))
+            sig = file_signature(os.stat(path))
             with _texts_lock:
                 known = _texts.get(path)
             if known is not None and known[0] == sig:
@@ -180,7 +181,7 @@ class LockFile:
                 while view:
                     view = view[os.write(fd, view) :]
                 os.fsync(fd)
-                sig = _signature(os.fstat(fd))
+                sig = file_signature(os.fstat(fd))
             finally:
                 os.close(fd)
             os.replace(tmp, path)
