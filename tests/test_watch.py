@@ -5,9 +5,10 @@ interval, and a listing for a create is taken at once."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
-from wanbuild.reconcile.watch import Watch
+from wanbuild.reconcile.watch import _SAFETY, Watch
 
 
 class Clock:
@@ -40,20 +41,29 @@ def watch(clock: Clock, service: CountingService, interval: float = 30.0) -> Wat
     return Watch(service, interval, clock=clock)  # type: ignore[arg-type]
 
 
+def waiting_at_once(
+    w: Watch, since: float, n: int, *, then: Callable[[], object] = lambda: None
+) -> list[object]:
+    """What `n` effects that last looked at `since` get from waiting at once (`then` runs
+    once they are all started)."""
+    stop = threading.Event()
+    got: list[object] = []
+    threads = [threading.Thread(target=lambda: got.append(w.after(since, stop))) for _ in range(n)]
+    for t in threads:
+        t.start()
+    then()
+    for t in threads:
+        t.join(5)
+    return got
+
+
 def test_every_effect_waiting_at_once_shares_one_listing() -> None:
     clock = Clock()
     gate = threading.Event()
     service = CountingService(clock, gate)
     w = watch(clock, service)
-    stop = threading.Event()
     since = clock.now - 60  # their last looks were a minute ago: a listing is due
-    got: list[object] = []
-    threads = [threading.Thread(target=lambda: got.append(w.after(since, stop))) for _ in range(20)]
-    for t in threads:
-        t.start()
-    gate.set()
-    for t in threads:
-        t.join(5)
+    got = waiting_at_once(w, since, 20, then=gate.set)
     assert len(got) == 20
     assert len({id(i) for i in got}) == 1
     assert service.job_listings == 1
@@ -140,14 +150,14 @@ def test_stop_ends_the_wait() -> None:
 
 class CountingCondition(threading.Condition):
     """The watch's condition, counting the waits that end by a timeout shorter than the
-    watch's safety net: each is a waiter that wakes by itself to list."""
+    watch's safety net (_SAFETY): each is a waiter that wakes by itself to list."""
 
     def __init__(self) -> None:
         super().__init__()
         self.timed = 0
 
     def wait(self, timeout: float | None = None) -> bool:
-        if timeout is not None and timeout < 5.0:
+        if timeout is not None and timeout < _SAFETY:
             self.timed += 1
         return super().wait(timeout)
 
@@ -156,14 +166,8 @@ def test_of_many_waiters_due_at_once_one_wakes_to_list_and_the_listing_wakes_the
     service = CountingService(Clock())
     w = Watch(service, 0.2)  # type: ignore[arg-type]  # the real clock
     w._cond = cond = CountingCondition()
-    stop = threading.Event()
     since = w.clock()  # they all just looked: a listing is due an interval from now
-    got: list[object] = []
-    threads = [threading.Thread(target=lambda: got.append(w.after(since, stop))) for _ in range(30)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(5)
+    got = waiting_at_once(w, since, 30)
     assert len(got) == 30
     assert len({id(i) for i in got}) == 1
     assert service.job_listings == 1
