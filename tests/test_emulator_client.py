@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import random
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from PIL import Image
 
 from tests.emulator_helpers import BEIJING, built_zip, in_process, served
+from wanbuild.emulator.multipart import BATCH, INLINE
+from wanbuild.emulator.store import Store as EmulatorStore
 from wanbuild.remote.client import Client
 from wanbuild.remote.errors import PermanentRemoteError
 
@@ -144,6 +149,43 @@ def test_full_flow(remote: tuple[Client, Wait], tmp_path: Path, api: str) -> Non
     assert second.job_id not in [j.job_id for j in client.iter_jobs()]
     client.delete_file(up.file_id, api=api)  # type: ignore[arg-type]
     assert up.file_id not in [f.file_id for f in client.list_files(api=api)]  # type: ignore[arg-type]
+
+
+def test_uploads_keep_every_byte(remote: tuple[Client, Wait], tmp_path: Path) -> None:
+    """Empty, small, just over the size hashed in one piece, and several batches with a tail
+    that no block size divides: each stored byte for byte, under the md5 of what was sent."""
+    client, _wait = remote
+    store = EmulatorStore(tmp_path / "state")
+    rng = random.Random(7)
+    for size in (0, 1000, INLINE, INLINE + 1, 2 * BATCH + 4097 + 13):
+        src = tmp_path / f"up-{size}.zip"
+        src.write_bytes(rng.randbytes(size))
+        up = client.upload_file(src, api="native")
+        doc = store.get("file", up.file_id, "cn-beijing")
+        assert doc is not None
+        assert (doc["size"], doc["md5"]) == (size, hashlib.md5(src.read_bytes()).hexdigest())
+        assert (store.blobs / up.file_id).read_bytes() == src.read_bytes(), size
+
+
+def test_a_form_of_several_files_keeps_each(tmp_path: Path) -> None:
+    """A large part followed by small ones in one request (the later parts begin inside a
+    chunk that still holds the large part's last bytes)."""
+    rng = random.Random(8)
+    blobs = {"big.zip": rng.randbytes(BATCH + 5), "a.zip": b"a" * 10, "b.zip": rng.randbytes(3)}
+    with served(tmp_path / "state") as url:
+        reply = httpx.post(
+            f"{url}/api/v1/files",
+            headers={"Authorization": "Bearer sk-test-key"},
+            files=[("files", (name, data)) for name, data in blobs.items()],
+            data={"purpose": "fine-tune"},
+            timeout=60,
+        )
+    assert reply.status_code == 200, reply.text
+    uploaded = reply.json()["data"]["uploaded_files"]
+    assert [u["name"] for u in uploaded] == list(blobs)
+    stored = EmulatorStore(tmp_path / "state").blobs
+    for u in uploaded:
+        assert (stored / u["file_id"]).read_bytes() == blobs[u["name"]]
 
 
 def test_image_generation(tmp_path: Path) -> None:
