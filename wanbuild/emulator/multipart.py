@@ -28,7 +28,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-BATCH = 4 << 20  # bytes handed to the workers at a time
+BATCH = 8 << 20  # bytes handed to the workers at a time
 INLINE = 1 << 20  # a part this small is hashed and written on the loop, in one piece
 ALIGN = 4096  # O_DIRECT writes: offset, length and memory aligned to this
 _SPARE: list[mmap.mmap] = []  # batch buffers no part is using (touched once, kept)
