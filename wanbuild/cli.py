@@ -26,12 +26,15 @@ def _is_override(arg: str) -> bool:
 
 def split_targets(args: Sequence[str]) -> tuple[list[Path], list[str]]:
     """(effect directories, overrides) from the positional arguments."""
-    from wanbuild.config.load import discover_effects, project_root
+    return _effect_paths(args), [a for a in args if _is_override(a)]
+
+
+def _effect_paths(args: Sequence[str]) -> list[Path]:
+    from wanbuild.config.places import discover_effects, project_root
 
     paths = [Path(a) for a in args if not _is_override(a)]
-    overrides = [a for a in args if _is_override(a)]
     # from anywhere inside the project: its effects/, not the working directory's
-    return (paths or discover_effects(project_root(Path.cwd()) / EFFECTS_ROOT)), overrides
+    return paths or discover_effects(project_root(Path.cwd()) / EFFECTS_ROOT)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -217,6 +220,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, targets: list[str], stream: TextIO) -> int:
+    if args.command in ("plan", "apply"):
+        from wanbuild.dataset import statwalk
+
+        with statwalk.ahead(_walked(targets)):  # while the command's modules load
+            return _command(args, targets, stream)
+    return _command(args, targets, stream)
+
+
+def _walked(targets: list[str]) -> list[Path]:
+    """The directories a plan or apply of `targets` takes stat keys of, as its session names
+    them; none if they cannot be told yet (the command then says why)."""
+    from wanbuild.config.places import find_conf_dir, project_root
+
+    try:
+        effects = [p.resolve() for p in _effect_paths(targets)]
+        projects = {parent: project_root(parent) for parent in {d.parent for d in effects}}
+        dirs = [find_conf_dir(effects[0])] if effects else []
+        for d in effects:
+            dirs += [d, projects[d.parent] / "build" / d.name]
+        return dirs
+    except (ConfigError, OSError):
+        return []
+
+
+def _command(args: argparse.Namespace, targets: list[str], stream: TextIO) -> int:
     if args.command == "validate":
         from wanbuild.commands.validate import validate
 

@@ -55,7 +55,7 @@ def describe(backend: Backend, region: Region, project: Path) -> str:
 def _catalog(conf_dir: Path, project: Path) -> Catalog:
     """The emulator's catalog of models and regions, remembered as JSON under the stat of
     every file of conf/: a run whose inputs are unchanged reads no YAML."""
-    from wanbuild.dataset.plan_cache import tree_stats
+    from wanbuild.dataset.statwalk import tree_stats
 
     key = digest({"format": 1, "conf": str(conf_dir), "stats": tree_stats(conf_dir)})
     path = Store.for_project(project).root / "cache" / "catalog.json"

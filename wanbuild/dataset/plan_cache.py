@@ -21,48 +21,10 @@ from typing import Any
 from wanbuild.config.load import LoadedEffect
 from wanbuild.core.fingerprint import digest
 from wanbuild.core.target import target_spec
+from wanbuild.dataset.statwalk import tree_digest
 from wanbuild.spec.state import Desired, DesiredZip, TargetSpec
 
-FORMAT = 3
-_SKIP = {"wanbuild.lock"}
-Stat = tuple[str, int, int, int]
-
-
-def tree_stats(root: Path | str) -> list[Stat]:
-    """(path, size, mtime, inode) of every file under `root`, sorted by path; hidden
-    directories (.dvc caches, .git) aside. A symlinked directory is followed (DVC may link
-    media in), once: a loop is not walked twice."""
-    out: list[Stat] = []
-    _tree(str(root), out, set())
-    out.sort()
-    return out
-
-
-def _tree(root: str, out: list[Stat], seen: set[tuple[int, int]]) -> None:
-    try:
-        st = os.stat(root)
-        entries = list(os.scandir(root))
-    except OSError:
-        return  # not there (a build directory before the first build): nothing to stat
-    if (st.st_dev, st.st_ino) in seen:
-        return
-    seen.add((st.st_dev, st.st_ino))
-    for e in entries:
-        try:
-            if e.is_dir():
-                if not e.name.startswith("."):
-                    _tree(e.path, out, seen)
-                continue
-        except OSError:
-            pass
-        if e.name in _SKIP:
-            continue
-        try:
-            s = e.stat()
-        except OSError:
-            out.append((e.path, -1, 0, 0))
-            continue
-        out.append((e.path, s.st_size, s.st_mtime_ns, s.st_ino))
+FORMAT = 4
 
 
 class StatKeys:
@@ -88,20 +50,9 @@ class StatKeys:
         """The key of one effect, its paths given resolved (as every caller has them)."""
         conf = str(conf_dir)
         if conf not in self._conf:
-            self._conf[conf] = _lines(tree_stats(conf))
-        h = hashlib.sha256(self._fixed.encode())
-        for part in (
-            _lines(tree_stats(effect_dir)),
-            self._conf[conf],
-            _lines(tree_stats(build_dir)),
-        ):
-            h.update(part.encode("utf-8", "surrogateescape"))
-        return h.hexdigest()
-
-
-def _lines(stats: list[Stat]) -> str:
-    # one line per file; a path cannot hold a NUL, so the fields cannot run into each other
-    return "".join(f"{p}\0{size}\0{mtime}\0{ino}\n" for p, size, mtime, ino in stats)
+            self._conf[conf] = tree_digest(conf)
+        parts = (self._fixed, tree_digest(effect_dir), self._conf[conf], tree_digest(build_dir))
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
