@@ -68,17 +68,18 @@ class _Blob:
         last bytes) through the cache."""
         view = memoryview(data)
         if self.direct:
-            head = len(view) - len(view) % ALIGN
+            head, done = len(view) - len(view) % ALIGN, 0
             try:
-                _write_all(self.fd, view[:head])
+                while done < head:
+                    done += os.write(self.fd, view[done:head])
             except OSError as e:  # alignment stricter than ALIGN: the cache, from here on
                 if e.errno != errno.EINVAL:
                     raise
-                head = 0
-            view = view[head:]
+            view = view[done:]
             if view:
                 self._buffered()
-        _write_all(self.fd, view)
+        while view:
+            view = view[os.write(self.fd, view) :]
 
     def _buffered(self) -> None:
         fcntl.fcntl(self.fd, fcntl.F_SETFL, fcntl.fcntl(self.fd, fcntl.F_GETFL) & ~os.O_DIRECT)
@@ -86,11 +87,6 @@ class _Blob:
 
     def close(self) -> None:
         os.close(self.fd)
-
-
-def _write_all(fd: int, view: memoryview) -> None:
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 @dataclass
