@@ -18,7 +18,8 @@ Then, timing whole commands (each cheap one the best of --repeat runs, page cach
                against read + sha256 + copy of its media, both as a whole command and for its
                bytes alone (less the cold build of the same effect unpadded: imports, compose,
                probing; bench/build_bench.py), and an upload to `wanbuild emulator serve`
-               against read + sha256 (bench/upload_bench.py)
+               against read + sha256, beside the ceiling of any server that md5s and stores what
+               it receives and read + md5 alone (bench/upload_bench.py)
 
 and prints each ratio beside its goal.
 """
@@ -121,6 +122,8 @@ def throughput(root: Path, mb: int) -> dict[str, float]:
         base, _ = upload_bench.measure("baseline", path, url)
         native, _ = upload_bench.measure("native", path, url)
         compatible, _ = upload_bench.measure("compatible", path, url)
+        ceiling, _ = upload_bench.measure("ceiling", path, url)
+        md5, _ = upload_bench.measure("md5", path, url)
     return {
         "build_mb": built["mb"],
         "build_base": built["baseline"],
@@ -129,6 +132,8 @@ def throughput(root: Path, mb: int) -> dict[str, float]:
         "upload_base": base,
         "upload_native": native,
         "upload_compatible": compatible,
+        "upload_ceiling": ceiling,
+        "upload_md5": md5,
     }
 
 
@@ -214,6 +219,8 @@ def main() -> None:
         "build_base",
         "upload_native",
         "upload_compatible",
+        "upload_ceiling",
+        "upload_md5",
         "upload_base",
     ):
         print(f"{name.replace('_', ' '):<16} {tp[name]:>8.3f}")
@@ -240,6 +247,12 @@ def main() -> None:
             tp["upload_base"] / tp["upload_compatible"],
             ">= 0.5x",
         ),
+        (
+            "  ceiling: raw TCP + md5 + write, no HTTP",
+            tp["upload_base"] / tp["upload_ceiling"],
+            "",
+        ),
+        ("  bound: read+md5 alone", tp["upload_base"] / tp["upload_md5"], ""),
     ]
     print()
     for label, ratio, goal in rows:
