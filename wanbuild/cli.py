@@ -223,25 +223,31 @@ def _dispatch(args: argparse.Namespace, targets: list[str], stream: TextIO) -> i
     if args.command in ("plan", "apply"):
         from wanbuild.dataset import statwalk
 
-        with statwalk.ahead(_walked(targets)):  # while the command's modules load
+        effects = _effect_paths_or_none(targets)
+        # while the command's modules load; a process is worth it for many effects only
+        with statwalk.ahead(lambda: _walked(effects or []), worth_it=len(effects or []) >= 8):
             return _command(args, targets, stream)
     return _command(args, targets, stream)
 
 
-def _walked(targets: list[str]) -> list[Path]:
-    """The directories a plan or apply of `targets` takes stat keys of, as its session names
-    them; none if they cannot be told yet (the command then says why)."""
+def _effect_paths_or_none(targets: list[str]) -> list[Path] | None:
+    try:
+        return _effect_paths(targets)
+    except ConfigError:
+        return None  # the command says why
+
+
+def _walked(effects: list[Path]) -> list[Path]:
+    """The directories a plan or apply of `effects` takes stat keys of, named as its session
+    names them (resolved)."""
     from wanbuild.config.places import find_conf_dir, project_root
 
-    try:
-        effects = [p.resolve() for p in _effect_paths(targets)]
-        projects = {parent: project_root(parent) for parent in {d.parent for d in effects}}
-        dirs = [find_conf_dir(effects[0])] if effects else []
-        for d in effects:
-            dirs += [d, projects[d.parent] / "build" / d.name]
-        return dirs
-    except (ConfigError, OSError):
-        return []
+    resolved = [p.resolve() for p in effects]
+    projects = {parent: project_root(parent) for parent in {d.parent for d in resolved}}
+    dirs = [find_conf_dir(resolved[0])] if resolved else []
+    for d in resolved:
+        dirs += [d, projects[d.parent] / "build" / d.name]
+    return dirs
 
 
 def _command(args: argparse.Namespace, targets: list[str], stream: TextIO) -> int:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import struct
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -66,12 +67,8 @@ def _tree(root: str, out: list[Stat], seen: set[tuple[int, int]]) -> None:
 def tree_digest(root: Path | str) -> str:
     """The digest of tree_stats(root): walked now, or by the child started by ahead(), the
     first time a directory it walked is asked for."""
-    key = str(root)
-    if _child is not None and key in _child.dirs:
-        found = _child.take(key)
-        if found is not None:
-            return found
-    return _digest(key)
+    found = _child.take(str(root)) if _child is not None else None
+    return found if found is not None else _digest(str(root))
 
 
 def _digest(root: str) -> str:
@@ -81,39 +78,63 @@ def _digest(root: str) -> str:
 
 
 class _Child:
-    """A forked process that digests `dirs` in order, writing each digest to a pipe as soon as
-    it has it: the parent goes on with the first effects while the child walks the rest."""
+    """A forked process that finds the directories to walk (`dirs()`: resolving paths costs a
+    stat per component, so the child pays it too), writes their list, then each one's digest
+    as soon as it has it: the parent goes on with the first effects while the child walks the
+    rest. On the pipe: the list's length (4 bytes), the paths joined by NULs, then 32 bytes
+    per directory in the list's order."""
 
-    def __init__(self, dirs: list[str]) -> None:
-        self.dirs = {d: i for i, d in enumerate(dirs)}
+    def __init__(self, dirs: Callable[[], Iterable[Path]]) -> None:
         self._got = bytearray()
+        self._index: dict[str, int] | None = None
+        self._start = 0  # where the digests begin in _got
         self._taken: set[str] = set()
         read, write = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:  # the child: stat, hash, write, leave without running anything else
             try:
                 os.close(read)
-                for d in self.dirs:
-                    out = memoryview(bytes.fromhex(_digest(d)))
-                    while out:
-                        out = out[os.write(write, out) :]
+                walked = [str(d) for d in dirs()]
+                names = b"\0".join(os.fsencode(d) for d in walked)
+                _send(write, struct.pack("!I", len(names)) + names)
+                for d in walked:
+                    _send(write, bytes.fromhex(_digest(d)))
             finally:
                 os._exit(0)
         os.close(write)
         self._read = read
 
     def take(self, directory: str) -> str | None:
-        """The child's digest of `directory`, once; None if it did not get that far."""
-        index = self.dirs[directory]
-        while len(self._got) < (index + 1) * _SIZE and self._read >= 0:
+        """The child's digest of `directory`, once; None if it does not walk it, or did not
+        get that far."""
+        index = self._list().get(directory)
+        if index is None or directory in self._taken:
+            return None
+        end = self._start + (index + 1) * _SIZE
+        if not self._has(end):
+            return None
+        self._taken.add(directory)
+        return self._got[end - _SIZE : end].hex()
+
+    def _list(self) -> dict[str, int]:
+        if self._index is None:
+            self._index = {}
+            if self._has(4):
+                size = struct.unpack_from("!I", self._got)[0]
+                if self._has(4 + size):
+                    names = bytes(self._got[4 : 4 + size]).split(b"\0") if size else []
+                    self._index = {os.fsdecode(n): i for i, n in enumerate(names)}
+                    self._start = 4 + size
+        return self._index
+
+    def _has(self, size: int) -> bool:
+        """Whether the first `size` bytes came, reading on until they do or the child ends."""
+        while len(self._got) < size and self._read >= 0:
             chunk = os.read(self._read, 1 << 16)
             if not chunk:
                 self.close()
             self._got += chunk
-        if len(self._got) < (index + 1) * _SIZE or directory in self._taken:
-            return None
-        self._taken.add(directory)
-        return self._got[index * _SIZE : (index + 1) * _SIZE].hex()
+        return len(self._got) >= size
 
     def close(self) -> None:
         if self._read < 0:
@@ -125,23 +146,30 @@ class _Child:
         os.waitpid(self.pid, 0)
 
 
+def _send(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 _child: _Child | None = None
 
 
 @contextmanager
-def ahead(dirs: list[Path], *, at_least: int = 16) -> Iterator[None]:
-    """Walk `dirs` in a child process while the body runs (Linux, only while this process
-    runs one thread, and for `at_least` directories: fewer are not worth a process)."""
+def ahead(dirs: Callable[[], Iterable[Path]], *, worth_it: bool = True) -> Iterator[None]:
+    """Walk the directories `dirs()` names, in a child process while the body runs (on Linux,
+    only while this process runs one thread, and if `worth_it`: a few effects are not worth a
+    process)."""
     global _child
     if (
         _child is not None
-        or len(dirs) < at_least
+        or not worth_it
         or not sys.platform.startswith("linux")
         or threading.active_count() != 1
     ):
         yield
         return
-    _child = _Child([str(d) for d in dirs])
+    _child = _Child(dirs)
     try:
         yield
     finally:
