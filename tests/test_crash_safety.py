@@ -38,7 +38,9 @@ def apply(cwd: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]
 
 
 def started(cwd: Path, effect: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    """`wanbuild apply --wait effect`, running, its output (stderr too) readable as it comes."""
+    """`wanbuild apply --wait effect`, running, its output (stderr too) readable as it comes.
+    Ctrl-C is given its default meaning, as at a terminal: a shell without job control starts
+    background commands (a test run among them) with SIGINT ignored, and Python keeps that."""
     return subprocess.Popen(
         [sys.executable, "-m", "wanbuild", "apply", "--wait", str(effect)],
         cwd=cwd,
@@ -46,6 +48,7 @@ def started(cwd: Path, effect: Path, env: dict[str, str]) -> subprocess.Popen[st
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
