@@ -223,18 +223,19 @@ def _dispatch(args: argparse.Namespace, targets: list[str], stream: TextIO) -> i
     if args.command in ("plan", "apply"):
         from wanbuild.dataset import statwalk
 
-        effects = _effect_paths_or_none(targets)
+        effects = _effects_found(targets)
         # while the command's modules load; a process is worth it for many effects only
-        with statwalk.ahead(lambda: _walked(effects or []), worth_it=len(effects or []) >= 8):
+        with statwalk.ahead(lambda: _walked(effects), worth_it=len(effects) >= 8):
             return _command(args, targets, stream)
     return _command(args, targets, stream)
 
 
-def _effect_paths_or_none(targets: list[str]) -> list[Path] | None:
+def _effects_found(targets: list[str]) -> list[Path]:
+    """The effects `targets` name; none if they cannot be told (the command then says why)."""
     try:
         return _effect_paths(targets)
     except ConfigError:
-        return None  # the command says why
+        return []
 
 
 def _walked(effects: list[Path]) -> list[Path]:
