@@ -133,7 +133,9 @@ def open_session(
             o.desired,
             indexes[key],
         )
-        item.recent = recent.setdefault(o.project, RecentClaims(item.claims))
+        if o.project not in recent:
+            recent[o.project] = RecentClaims(item.claims)
+        item.recent = recent[o.project]
         items.append(item)
     return Session(items, headers, real, list(clients.values()))
 
