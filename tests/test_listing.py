@@ -6,14 +6,19 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from wanbuild.errors import WanbuildError
+from wanbuild.reconcile.index import RemoteIndex
 from wanbuild.reconcile.lockfile import LockFile
 from wanbuild.remote.client import PAGES_IN_FLIGHT, _every_page
+from wanbuild.remote.errors import TemporaryRemoteError
+from wanbuild.remote.models import Deployment, FineTuneJob, RemoteFile
 
 
 def _newest_first(
@@ -84,3 +89,51 @@ def test_a_lock_edited_in_place_is_read_afresh_and_a_damaged_one_is_refused(
     lock.path.write_text("<<<<<<< HEAD\n")
     with pytest.raises(WanbuildError, match="merge-conflict markers"):
         lock.entry()
+
+
+class _Listings:
+    """The client as the index sees it: counts each kind's listings; with `failing`, the first
+    listing of each kind fails."""
+
+    def __init__(self, failing: bool = False) -> None:
+        self.calls: Counter[str] = Counter()
+        self.failing = failing
+        self._lock = threading.Lock()
+
+    def _list(self, kind: str, items: list[Any]) -> list[Any]:
+        with self._lock:
+            self.calls[kind] += 1
+            first = self.calls[kind] == 1
+        if self.failing and first:
+            raise TemporaryRemoteError(f"listing {kind}: 503")
+        return items
+
+    def list_files(self, *, api: str) -> list[RemoteFile]:
+        return self._list(f"files:{api}", [RemoteFile(file_id="file-1", name="train.zip")])
+
+    def iter_jobs(self) -> Iterator[FineTuneJob]:
+        return iter(self._list("jobs", [FineTuneJob(job_id="ft-1", status="RUNNING")]))
+
+    def iter_deployments(self) -> Iterator[Deployment]:
+        return iter(self._list("deployments", []))
+
+
+def test_a_listing_made_in_the_background_is_the_one_the_run_uses() -> None:
+    client = _Listings()
+    index = RemoteIndex(client)  # type: ignore[arg-type]
+    index.load_behind(["native"]).join(timeout=10)
+    listed = {"jobs": 1, "deployments": 1, "files:native": 1}
+    assert client.calls == listed  # every kind, before anything asked
+    assert [j.job_id for j in index.jobs()] == ["ft-1"]
+    assert [f.file_id for f in index.files("native")] == ["file-1"]
+    assert index.deployments() == []
+    assert client.calls == listed  # and nothing listed again
+
+
+def test_a_kind_the_background_failed_to_list_is_listed_again_when_asked_for() -> None:
+    client = _Listings(failing=True)
+    index = RemoteIndex(client)  # type: ignore[arg-type]
+    index.load_behind(["native"]).join(timeout=10)  # every kind failed there, and said nothing
+    assert [j.job_id for j in index.jobs()] == ["ft-1"]
+    assert [f.file_id for f in index.files("native")] == ["file-1"]
+    assert client.calls == {"jobs": 2, "deployments": 1, "files:native": 2}

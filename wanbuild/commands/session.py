@@ -18,7 +18,7 @@ from wanbuild.errors import WanbuildError
 from wanbuild.reconcile.claims import Claims, RecentClaims, project_effect_dirs, read_claims
 from wanbuild.reconcile.index import RemoteIndex
 from wanbuild.reconcile.lockfile import LockFile, lineage_dir
-from wanbuild.reconcile.observe import observe
+from wanbuild.reconcile.observe import api_of, observe
 from wanbuild.remote.client import Client
 from wanbuild.spec.effect import Backend, Region
 from wanbuild.spec.state import Desired, Observed, TargetSpec
@@ -122,6 +122,8 @@ def open_session(
             clients[key] = connect(o.backend, o.region, o.conf_dir, o.project)
             headers.append(describe(o.backend, o.region, o.project))
             indexes[key] = RemoteIndex(clients[key])
+            if build:
+                indexes[key].load_behind([api_of(o.spec)])
         real = real or o.backend.name != "emulator"
         item = Item(
             o.directory,

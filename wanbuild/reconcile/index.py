@@ -11,6 +11,7 @@ import functools
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from typing import Any, Literal, TypeVar
 
 from wanbuild.remote.client import Client
@@ -39,6 +40,19 @@ class RemoteIndex:
         with ThreadPoolExecutor(max_workers=len(kinds)) as pool:
             for _ in pool.map(lambda table: table(), kinds):
                 pass
+
+    def load_behind(self, apis: Iterable[Api] = ()) -> threading.Thread:
+        """load() in a thread of its own (returned, started), while the run goes on with its
+        local work: reading its caches, waiting for the stat walk. A kind it fails to list is
+        listed again on first use, which reports the error."""
+
+        def run() -> None:
+            with suppress(Exception):
+                self.load(apis)
+
+        thread = threading.Thread(target=run, name="wanbuild-listing", daemon=True)
+        thread.start()
+        return thread
 
     def files(self, api: Api) -> list[RemoteFile]:
         return list(self._file_table(api).values())
