@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +22,7 @@ from wanbuild.emulator.multipart import BATCH, INLINE
 from wanbuild.emulator.store import Store as EmulatorStore
 from wanbuild.remote.client import Client
 from wanbuild.remote.errors import PermanentRemoteError
+from wanbuild.remote.transport import InProcessTransport
 
 Wait = Callable[[Callable[[], bool]], None]
 
@@ -230,3 +234,34 @@ def test_region_comes_from_the_host(tmp_path: Path) -> None:
     ):
         intl.create_job("wan2.7-image-pro", [up.file_id], hyper_parameters={})
     assert BEIJING in client.base_url
+
+
+def test_a_request_in_flight_when_the_embedded_emulator_stops_fails_at_once() -> None:
+    """A listing made in the background may still be waiting when the run closes its
+    session: it fails, rather than waiting forever for a loop that no longer runs (and
+    holding the process at exit)."""
+    started = threading.Event()
+
+    async def never_answers(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    transport = InProcessTransport(never_answers)
+    failed: list[BaseException] = []
+
+    def ask() -> None:
+        with httpx.Client(transport=transport, base_url="http://emulator") as http:
+            try:
+                http.get("/api/v1/fine-tunes")
+            except httpx.TransportError as e:
+                failed.append(e)
+
+    asking = threading.Thread(target=ask)
+    asking.start()
+    assert started.wait(timeout=10)
+    transport.close()
+    asking.join(timeout=10)
+    assert not asking.is_alive()
+    assert "stopped before answering" in str(failed[0])
+    with pytest.raises(httpx.TransportError, match="stopped"):  # and any request after it
+        transport.handle_request(httpx.Request("GET", "http://emulator/api/v1/files"))

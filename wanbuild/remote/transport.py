@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -30,11 +30,19 @@ class InProcessTransport(httpx.BaseTransport):
         self._thread = threading.Thread(
             target=self._loop.run_forever, daemon=True, name="wanbuild-emulator"
         )
+        self._closing = threading.Lock()
+        self._closed = False
         self._thread.start()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        future = asyncio.run_coroutine_threadsafe(self._handle(request), self._loop)
-        return future.result()
+        with self._closing:  # nothing is handed to the loop once close() began
+            if self._closed:
+                raise _stopped(request)
+            future = asyncio.run_coroutine_threadsafe(self._handle(request), self._loop)
+        try:
+            return future.result()
+        except CancelledError:  # by close(), while the app was at it
+            raise _stopped(request) from None
 
     async def _handle(self, request: httpx.Request) -> httpx.Response:
         stream = request.stream
@@ -60,11 +68,31 @@ class InProcessTransport(httpx.BaseTransport):
         )
 
     def close(self) -> None:
-        if self._loop.is_closed():
-            return
+        """Stop the app. A request still in flight (another thread's, such as a listing made
+        in the background) is cancelled and raises, rather than waiting forever on a loop
+        that no longer runs; so does any request made after."""
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = True
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            return  # the app is stuck in a blocking call: left to the daemon thread
+        # the loop no longer runs: cancel what is left on it here, as asyncio.run() does
+        left = asyncio.all_tasks(self._loop)
+        for task in left:
+            task.cancel()
+
+        async def settled() -> None:
+            await asyncio.gather(*left, return_exceptions=True)
+
+        self._loop.run_until_complete(settled())
         self._loop.close()
+
+
+def _stopped(request: httpx.Request) -> httpx.TransportError:
+    return httpx.TransportError("the embedded emulator stopped before answering", request=request)
 
 
 class _AsyncBody(httpx.AsyncByteStream):
