@@ -33,6 +33,7 @@ from wanbuild.remote.models import (
     LogPage,
     RemoteFile,
     Task,
+    parse,
 )
 
 UploadApi = Literal["native", "compatible"]
@@ -286,12 +287,7 @@ class Client:
                 headers={"Content-Type": form.content_type, "Content-Length": str(form.length)},
             )
         if api == "compatible":
-            return RemoteFile(
-                file_id=response["id"],
-                name=response["filename"],
-                size=response.get("bytes"),
-                purpose=response.get("purpose"),
-            )
+            return _parse_file(response, api)
         data_out = response.get("data") or {}
         failed = data_out.get("failed_uploads") or []
         if failed:
@@ -351,12 +347,12 @@ class Client:
             body["job_name"] = job_name
         if model_name:
             body["model_name"] = model_name
-        return FineTuneJob.model_validate(
-            self._output("POST", "/api/v1/fine-tunes", create=True, json=body)
+        return parse(
+            FineTuneJob, self._output("POST", "/api/v1/fine-tunes", create=True, json=body)
         )
 
     def get_job(self, job_id: str) -> FineTuneJob:
-        return FineTuneJob.model_validate(self._output("GET", f"/api/v1/fine-tunes/{job_id}"))
+        return parse(FineTuneJob, self._output("GET", f"/api/v1/fine-tunes/{job_id}"))
 
     def list_jobs(
         self, *, page_no: int = 1, page_size: int = 100, model: str | None = None
@@ -364,7 +360,7 @@ class Client:
         params: dict[str, Any] = {"page_no": page_no, "page_size": page_size}
         if model:
             params["model"] = model
-        return JobPage.model_validate(self._output("GET", "/api/v1/fine-tunes", params=params))
+        return parse(JobPage, self._output("GET", "/api/v1/fine-tunes", params=params))
 
     def iter_jobs(self, *, model: str | None = None) -> Iterator[FineTuneJob]:
         return iter(_every_page(lambda n: _items(self.list_jobs(page_no=n, model=model), "jobs")))
@@ -376,15 +372,16 @@ class Client:
         self._send("DELETE", f"/api/v1/fine-tunes/{job_id}")
 
     def job_logs(self, job_id: str, *, offset: int = 0, line: int = 1000) -> LogPage:
-        return LogPage.model_validate(
+        return parse(
+            LogPage,
             self._output(
                 "GET", f"/api/v1/fine-tunes/{job_id}/logs", params={"offset": offset, "line": line}
-            )
+            ),
         )
 
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
         items = self._output("GET", f"/api/v1/fine-tunes/{job_id}/checkpoints") or []
-        return [Checkpoint.model_validate(c) for c in items]
+        return [parse(Checkpoint, c) for c in items]
 
     def export_checkpoint(self, job_id: str, checkpoint: str, model_name: str) -> bool:
         return bool(
@@ -426,36 +423,34 @@ class Client:
             body["aigc_config"] = aigc_config
         if suffix:
             body["suffix"] = suffix
-        return Deployment.model_validate(
-            self._output("POST", "/api/v1/deployments", create=True, json=body)
+        return parse(
+            Deployment, self._output("POST", "/api/v1/deployments", create=True, json=body)
         )
 
     def get_deployment(self, deployed_model: str) -> Deployment:
-        return Deployment.model_validate(
-            self._output("GET", f"/api/v1/deployments/{deployed_model}")
-        )
+        return parse(Deployment, self._output("GET", f"/api/v1/deployments/{deployed_model}"))
 
     def list_deployments(self, *, page_no: int = 1, page_size: int = 200) -> DeploymentPage:
-        return DeploymentPage.model_validate(
+        return parse(
+            DeploymentPage,
             self._output(
                 "GET", "/api/v1/deployments", params={"page_no": page_no, "page_size": page_size}
-            )
+            ),
         )
 
     def iter_deployments(self) -> Iterator[Deployment]:
         return iter(_every_page(lambda n: _items(self.list_deployments(page_no=n), "deployments")))
 
     def scale_deployment(self, deployed_model: str, capacity: int) -> Deployment:
-        return Deployment.model_validate(
+        return parse(
+            Deployment,
             self._output(
                 "PUT", f"/api/v1/deployments/{deployed_model}/scale", json={"capacity": capacity}
-            )
+            ),
         )
 
     def delete_deployment(self, deployed_model: str) -> Deployment:
-        return Deployment.model_validate(
-            self._output("DELETE", f"/api/v1/deployments/{deployed_model}")
-        )
+        return parse(Deployment, self._output("DELETE", f"/api/v1/deployments/{deployed_model}"))
 
     # --- generation -----------------------------------------------------------------------
 
@@ -514,7 +509,7 @@ class Client:
         )
 
     def get_task(self, task_id: str) -> Task:
-        return Task.model_validate(self._output("GET", f"/api/v1/tasks/{task_id}"))
+        return parse(Task, self._output("GET", f"/api/v1/tasks/{task_id}"))
 
     def download(self, url: str) -> bytes:
         """Fetch a result URL. No credentials are sent: results live on other hosts (OSS)."""
@@ -554,13 +549,10 @@ def _files_path(api: UploadApi) -> str:
     return "/api/v1/files" if api == "native" else "/compatible-mode/v1/files"
 
 
-def _parse_file(doc: dict[str, Any] | None, api: UploadApi) -> RemoteFile:
-    doc = doc or {}
-    if api == "compatible":
-        return RemoteFile(
-            file_id=doc["id"],
-            name=doc["filename"],
-            size=doc.get("bytes"),
-            purpose=doc.get("purpose"),
-        )
-    return RemoteFile.model_validate({**doc, "file_id": doc["file_id"], "name": doc["name"]})
+_COMPATIBLE_FILE = {"id": "file_id", "filename": "name", "bytes": "size", "purpose": "purpose"}
+
+
+def _parse_file(doc: object, api: UploadApi) -> RemoteFile:
+    if api == "compatible" and isinstance(doc, dict):  # the OpenAI-style names
+        doc = {_COMPATIBLE_FILE[k]: v for k, v in doc.items() if k in _COMPATIBLE_FILE}
+    return parse(RemoteFile, doc)
