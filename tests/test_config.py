@@ -92,6 +92,12 @@ def test_kind_follows_the_kind_parameter(effect_factory: Callable[..., Path]) ->
             ["+deploy.capcity=1"],
             "effect.yaml: deploy.capcity: unknown key (allowed: aigc_config, capacity, checkpoint, words)",
         ),
+        (
+            ["+backend.stat_dir=x"],
+            "effect.yaml: backend.stat_dir: unknown key (allowed: base_url, name, profile, "
+            "state_dir, time_scale, workspace)",
+        ),
+        (["backend.name=local"], "backend.name: Input should be 'emulator' or 'dashscope'"),
         (["deploy.checkpoint=best"], "deploy.checkpoint: String should match pattern"),
         (["trigger=???"], "`trigger` is required but not set"),
     ],

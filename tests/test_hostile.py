@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -239,6 +241,30 @@ def test_plan_of_an_unchanged_effect_opens_no_media_and_no_yaml(
             "effects"
         ]["fx"]["desired"]["dataset"]
     )
+
+
+def test_plan_of_an_unchanged_effect_loads_nothing_composing_needs(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
+) -> None:
+    """The plan cache spares the imports too: in a process of its own, a second plan of an
+    unchanged effect loads no validation, YAML, Hydra or media library."""
+    d = effect_factory()
+    assert run("plan", str(d)).code == 2
+    probe = (
+        "import sys; from wanbuild.cli import main; code = main(['plan', sys.argv[1]]); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(sys.argv[2:])), "
+        "file=sys.stderr); sys.exit(code)"
+    )
+    heavy = ["pydantic", "yaml", "hydra", "omegaconf", "jsonschema", "av", "PIL"]
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, str(d), *heavy],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "[]"
 
 
 def test_apply_after_build_starts_from_what_build_made_and_plan_never_lends_unwritten_zips(

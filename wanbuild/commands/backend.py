@@ -16,11 +16,11 @@ from wanbuild.config.catalog import (
     catalog_from_document,
     load_catalog,
 )
-from wanbuild.config.load import display
+from wanbuild.config.places import display
 from wanbuild.core.fingerprint import digest
 from wanbuild.errors import ConfigError
 from wanbuild.remote.client import Client
-from wanbuild.spec.effect import Backend, Region
+from wanbuild.spec.endpoint import Backend, Region
 from wanbuild.store import Store
 
 EMULATOR_KEY = "sk-emulator"

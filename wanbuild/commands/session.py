@@ -4,15 +4,13 @@ checkpoints and try open a session without building: they need no media."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from wanbuild.commands.backend import connect, describe
-from wanbuild.config.load import LoadedEffect, find_conf_dir, load_effect, project_root
+from wanbuild.config.places import find_conf_dir, project_root
 from wanbuild.core.fingerprint import digest
-from wanbuild.core.target import target_spec
 from wanbuild.dataset import plan_cache
 from wanbuild.errors import WanbuildError
 from wanbuild.reconcile.claims import Claims, RecentClaims, project_effect_dirs, read_claims
@@ -20,9 +18,12 @@ from wanbuild.reconcile.index import RemoteIndex
 from wanbuild.reconcile.lockfile import LockFile, lineage_dir
 from wanbuild.reconcile.observe import api_of, observe
 from wanbuild.remote.client import Client
-from wanbuild.spec.effect import Backend, Region
+from wanbuild.spec.endpoint import Backend, Region
 from wanbuild.spec.state import Desired, Observed, TargetSpec
 from wanbuild.store import Store
+
+if TYPE_CHECKING:
+    from wanbuild.config.load import LoadedEffect
 
 
 @dataclass
@@ -115,6 +116,8 @@ def open_session(
         if planner is not None:  # plan, apply: remembered while no input changes
             o = planner.open(effect_dir)
         else:
+            from wanbuild.config.load import load_effect
+
             loaded = load_effect(effect_dir, overrides)
             o = _opened(loaded, _build(loaded, out, write) if build else None)
         key = (o.backend.name, o.region.name, o.backend.base_url or o.region.base_url)
@@ -143,6 +146,8 @@ def open_session(
 
 
 def _opened(loaded: LoadedEffect, desired: Desired | None) -> _Opened:
+    from wanbuild.core.target import target_spec
+
     e = loaded.effect
     return _Opened(
         e.directory,
@@ -166,7 +171,6 @@ class _Planner:
         self.overrides, self.out, self.write = overrides, out, write
         self.keys = plan_cache.StatKeys(overrides)
         self._places: dict[Path, tuple[Path, Path]] = {}
-        self._models: dict[str, Any] = {}
         self._cwd = Path.cwd().resolve()
 
     def _place(self, directory: Path) -> tuple[Path, Path]:
@@ -179,12 +183,6 @@ class _Planner:
         """`path` (resolved) as config.load.display shows it, the working directory known."""
         return str(path.relative_to(self._cwd)) if path.is_relative_to(self._cwd) else str(path)
 
-    def _model(self, cls: type[Backend] | type[Region], data: dict[str, Any]) -> Any:
-        token = f"{cls.__name__}:{json.dumps(data, sort_keys=True)}"
-        if token not in self._models:
-            self._models[token] = cls.model_validate(data)
-        return self._models[token]
-
     def open(self, effect_dir: Path) -> _Opened:
         directory = effect_dir.resolve()
         project, conf = self._place(directory)
@@ -192,6 +190,8 @@ class _Planner:
         build_dir = project / "build" / directory.name
         hit = plan_cache.load(store_root, directory, self.keys.key(directory, conf, build_dir))
         if hit is None or (self.write and not hit.desired.built):
+            from wanbuild.config.load import load_effect  # composing: only when inputs changed
+
             loaded = load_effect(effect_dir, self.overrides)
             hit = plan_cache.planned(loaded, _build(loaded, self.out, write=self.write))
             # keyed after the build: what it wrote is part of the key
@@ -201,8 +201,8 @@ class _Planner:
             self._shown(directory / "effect.yaml"),
             conf,
             project,
-            self._model(Backend, hit.backend),
-            self._model(Region, hit.region),
+            Backend(**hit.backend),  # validated when it was composed, then remembered
+            Region(**hit.region),
             hit.spec,
             hit.desired,
         )

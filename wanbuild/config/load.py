@@ -5,7 +5,9 @@ Errors name the file and key and say what to do; they are ConfigErrors, never tr
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,7 +147,8 @@ def _format_validation(err: ValidationError, effect_file: str, samples_file: str
         loc = item["loc"]
         file = samples_file if loc and loc[0] == "samples" else effect_file
         path = _loc_text(loc[1:] if loc and loc[0] == "samples" else loc)
-        if item["type"] == "extra_forbidden":
+        # an unknown key: of a model, or of a dataclass field (region, backend)
+        if item["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             allowed = _allowed_keys(Effect, loc[:-1])
             hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
             lines.append(f"{file}: {path}: unknown key{hint}")
@@ -168,20 +171,27 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[st
     for part in loc:
         if isinstance(part, int):
             continue
-        is_model = isinstance(current, type) and issubclass(current, BaseModel)
-        field = current.model_fields.get(part) if is_model else None
-        if field is None:
-            return []
-        current = _model_in(field.annotation)
+        annotation = _field_types(current).get(part)
+        current = None if annotation is None else _model_in(annotation)
         if current is None:
             return []
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return sorted(current.model_fields)
-    return []
+    return sorted(_field_types(current))
 
 
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+def _field_types(cls: type) -> dict[str, Any]:
+    """{key: its type} of a spec model or a dataclass in one."""
+    if issubclass(cls, BaseModel):
+        return {name: f.annotation for name, f in cls.model_fields.items()}
+    if dataclasses.is_dataclass(cls):
+        hints = typing.get_type_hints(cls)
+        return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+    return {}
+
+
+def _model_in(annotation: Any) -> type | None:
+    if isinstance(annotation, type) and (
+        issubclass(annotation, BaseModel) or dataclasses.is_dataclass(annotation)
+    ):
         return annotation
     for arg in getattr(annotation, "__args__", ()):
         found = _model_in(arg)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from wanbuild.core.steps import schedule, split_sizes
-from wanbuild.spec.effect import Effect
 from wanbuild.spec.kinds import is_video_kind
+
+if TYPE_CHECKING:
+    from wanbuild.spec.effect import Effect
 
 # Image guide: 2K training, 300 steps in ~77 min (t2i) and ~110 min (i2i).
 _IMAGE_MINUTES_PER_STEP = {"t2i": 77 / 300, "i2i": 110 / 300}

@@ -10,9 +10,12 @@ the duration limit. Nothing is upscaled, re-timed or dropped; every change is na
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from wanbuild.spec.effect import ImageLimits, VideoLimits
 from wanbuild.spec.media import MediaFacts
+
+if TYPE_CHECKING:
+    from wanbuild.spec.effect import ImageLimits, VideoLimits
 
 IMAGE_EXT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp"}
 VIDEO_EXT = {"mp4": ".mp4", "mov": ".mov"}

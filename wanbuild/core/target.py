@@ -4,9 +4,13 @@ The desired state (dataset.desired) starts from the same values."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from wanbuild.core.estimate import estimate
-from wanbuild.spec.effect import Effect
 from wanbuild.spec.state import TargetSpec
+
+if TYPE_CHECKING:
+    from wanbuild.spec.effect import Effect
 
 
 def target_spec(e: Effect) -> TargetSpec:

@@ -16,13 +16,15 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from wanbuild.config.load import LoadedEffect
 from wanbuild.core.fingerprint import digest
 from wanbuild.core.target import target_spec
 from wanbuild.dataset.statwalk import tree_digest
 from wanbuild.spec.state import Desired, DesiredZip, TargetSpec
+
+if TYPE_CHECKING:
+    from wanbuild.config.load import LoadedEffect
 
 FORMAT = 4
 
@@ -69,7 +71,7 @@ class Planned:
 def planned(loaded: LoadedEffect, desired: Desired) -> Planned:
     e = loaded.effect
     return Planned(
-        e.backend.model_dump(mode="json"), e.region.model_dump(mode="json"), target_spec(e), desired
+        dataclasses.asdict(e.backend), dataclasses.asdict(e.region), target_spec(e), desired
     )
 
 

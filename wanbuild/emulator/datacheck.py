@@ -11,10 +11,12 @@ import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wanbuild.emulator.rules import DATA_FILE, IMAGE_FIELDS, LINE_FIELDS, VIDEO_KINDS
-from wanbuild.spec.effect import Limits
+
+if TYPE_CHECKING:
+    from wanbuild.spec.effect import Limits
 
 IMAGE_FORMATS = {"BMP", "JPEG", "PNG", "WEBP"}
 

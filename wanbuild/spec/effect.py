@@ -7,10 +7,11 @@ Everything here is a frozen value; nothing reads files.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from wanbuild.spec.endpoint import Backend, Region
 from wanbuild.spec.kinds import Kind
 
 
@@ -59,21 +60,6 @@ class ModelSpec(_Strict):
     tokens_per_step: dict[str, int] | None = None
     price_cny_per_1k_tokens: float | None = None
     limits: dict[str, Limits]
-
-
-class Region(_Strict):
-    name: str
-    base_url: str
-    upload_api: Literal["native", "compatible"]
-
-
-class Backend(_Strict):
-    name: Literal["emulator", "dashscope"]
-    state_dir: str | None = None
-    time_scale: float | None = None
-    profile: str | None = None
-    base_url: str | None = None
-    workspace: str | None = None
 
 
 class AigcConfig(_Strict):

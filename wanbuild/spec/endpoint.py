@@ -1,0 +1,34 @@
+"""Where an effect's requests go: the region (its endpoint and upload API) and the backend (the
+embedded emulator or the real service).
+
+Plain frozen dataclasses, validated as fields of the effect spec (wanbuild.spec.effect) when an
+effect is composed, and rebuilt from the plan cache without validation when it is not: a plan
+of unchanged effects needs them and nothing of the spec's validation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+# read by pydantic where these are fields of the spec: an unknown key is an error there too
+_STRICT: dict[str, Any] = {"extra": "forbid"}
+
+
+@dataclass(frozen=True)
+class Region:
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+    name: str
+    base_url: str
+    upload_api: Literal["native", "compatible"]
+
+
+@dataclass(frozen=True)
+class Backend:
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+    name: Literal["emulator", "dashscope"]
+    state_dir: str | None = None
+    time_scale: float | None = None
+    profile: str | None = None
+    base_url: str | None = None
+    workspace: str | None = None
