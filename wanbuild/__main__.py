@@ -1,3 +1,3 @@
-from wanbuild.cli import main
+from wanbuild.cli import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())
