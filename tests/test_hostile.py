@@ -267,6 +267,20 @@ def test_plan_of_an_unchanged_effect_loads_nothing_composing_needs(
     assert proc.stderr.strip().splitlines()[-1] == "[]"
 
 
+def test_a_plan_cache_entry_this_version_cannot_read_is_composed_again(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
+) -> None:
+    d = effect_factory()
+    first = run("plan", str(d))
+    entry = tmp_path / ".wanbuild" / "cache" / "plan" / "fx.json"
+    doc = json.loads(entry.read_text())
+    doc["backend"]["a_field_of_another_version"] = 1
+    entry.write_text(json.dumps(doc))
+    again = run("plan", str(d))
+    assert (again.code, again.out) == (first.code, first.out), again.err
+    assert "a_field_of_another_version" not in entry.read_text()  # remembered afresh
+
+
 def test_apply_after_build_starts_from_what_build_made_and_plan_never_lends_unwritten_zips(
     effect_factory: Callable[..., Path],
     run: Callable[..., Run],

@@ -201,8 +201,8 @@ class _Planner:
             self._shown(directory / "effect.yaml"),
             conf,
             project,
-            Backend(**hit.backend),  # validated when it was composed, then remembered
-            Region(**hit.region),
+            hit.backend,
+            hit.region,
             hit.spec,
             hit.desired,
         )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from wanbuild.core.fingerprint import digest
 from wanbuild.core.target import target_spec
 from wanbuild.dataset.statwalk import tree_digest
+from wanbuild.spec.endpoint import Backend, Region
 from wanbuild.spec.state import Desired, DesiredZip, TargetSpec
 
 if TYPE_CHECKING:
@@ -60,19 +61,17 @@ class StatKeys:
 @dataclass(frozen=True)
 class Planned:
     """What a plan needs of an effect, without composing it: where it talks (backend and
-    region, as plain data), its target and its desired state."""
+    region), its target and its desired state."""
 
-    backend: dict[str, Any]
-    region: dict[str, Any]
+    backend: Backend
+    region: Region
     spec: TargetSpec
     desired: Desired
 
 
 def planned(loaded: LoadedEffect, desired: Desired) -> Planned:
     e = loaded.effect
-    return Planned(
-        dataclasses.asdict(e.backend), dataclasses.asdict(e.region), target_spec(e), desired
-    )
+    return Planned(e.backend, e.region, target_spec(e), desired)
 
 
 def _path(store_root: Path, effect_dir: Path) -> Path:
@@ -90,8 +89,12 @@ def load(store_root: Path, effect_dir: Path, stat_key: str) -> Planned | None:
         d = dict(doc["desired"])
         d["zips"] = tuple(DesiredZip(**z) for z in d["zips"])
         d["fitted"] = tuple(d["fitted"])
+        # values validated when the effect was composed; a field unknown here is a miss
         return Planned(
-            dict(doc["backend"]), dict(doc["region"]), TargetSpec(**doc["spec"]), Desired(**d)
+            Backend(**doc["backend"]),
+            Region(**doc["region"]),
+            TargetSpec(**doc["spec"]),
+            Desired(**d),
         )
     except (KeyError, TypeError, ValueError):
         return None
