@@ -54,10 +54,20 @@ def describe(backend: Backend, region: Region, project: Path) -> str:
 
 def _catalog(conf_dir: Path, project: Path) -> Catalog:
     """The emulator's catalog of models and regions, remembered as JSON under the stat of
-    every file of conf/: a run whose inputs are unchanged reads no YAML."""
+    every file of conf/ and wanbuild's version: a run whose inputs are unchanged reads no
+    YAML (and a model's spec, validated when conf/ was read, is validated again only when
+    the emulator uses it)."""
+    from wanbuild import __version__
     from wanbuild.dataset.statwalk import tree_stats
 
-    key = digest({"format": 1, "conf": str(conf_dir), "stats": tree_stats(conf_dir)})
+    key = digest(
+        {
+            "format": 1,
+            "wanbuild": __version__,
+            "conf": str(conf_dir),
+            "stats": tree_stats(conf_dir),
+        }
+    )
     path = Store.for_project(project).root / "cache" / "catalog.json"
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
