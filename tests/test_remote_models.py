@@ -51,6 +51,7 @@ def test_pages_hold_their_items_read_the_same_way() -> None:
         (RemoteFile, {"name": "train.zip"}, "no RemoteFile.file_id"),
         (FineTuneJob, {"job_id": "a", "status": None}, "FineTuneJob.status should be a string"),
         (RemoteFile, {"file_id": "f", "name": "n", "size": True}, "RemoteFile.size should be an"),
+        (RemoteFile, {"file_id": "f", "name": "n", "size": "--5"}, "RemoteFile.size should be an"),
         (
             JobPage,
             {"page_no": 1, "page_size": 1, "total": 1, "jobs": [{"job_id": 7, "status": "x"}]},
