@@ -130,10 +130,17 @@ def test_a_listing_made_in_the_background_is_the_one_the_run_uses() -> None:
     assert client.calls == listed  # and nothing listed again
 
 
-def test_a_kind_the_background_failed_to_list_is_listed_again_when_asked_for() -> None:
+def test_a_kind_the_background_failed_to_list_fails_its_first_use_with_that_error() -> None:
     client = _Listings(failing=True)
     index = RemoteIndex(client)  # type: ignore[arg-type]
     index.load_behind(["native"]).join(timeout=10)  # every kind failed there, and said nothing
+    # Offline, the client has waited out its retries there: the run does not wait twice.
+    with pytest.raises(TemporaryRemoteError, match="listing jobs: 503"):
+        index.jobs()
+    with pytest.raises(TemporaryRemoteError, match="listing files:native: 503"):
+        index.files("native")
+    assert client.calls == {"jobs": 1, "deployments": 1, "files:native": 1}
+    # The error goes to one use; the next (another effect's) lists afresh.
     assert [j.job_id for j in index.jobs()] == ["ft-1"]
     assert [f.file_id for f in index.files("native")] == ["file-1"]
     assert client.calls == {"jobs": 2, "deployments": 1, "files:native": 2}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TextIO
 
-from wanbuild.commands.session import desired_digest, observed_digest, open_session
+from wanbuild.commands.session import Session, desired_digest, observed_digest, open_session
 from wanbuild.core.actions import EffectPlan
 from wanbuild.core.plan import plan
 from wanbuild.core.render import plan_document, render_json, render_markdown, render_text
@@ -15,9 +15,8 @@ from wanbuild.errors import EXIT_CHANGES, EXIT_OK
 
 
 def make_plans(
-    effect_dirs: list[Path], overrides: list[str], out: TextIO, *, retry_failed: bool = False
-) -> tuple[list[EffectPlan], dict[str, Any], Any]:
-    session = open_session(effect_dirs, overrides, out, build=True, write=False)
+    session: Session, *, retry_failed: bool = False
+) -> tuple[list[EffectPlan], dict[str, Any]]:
     plans: list[EffectPlan] = []
     details: dict[str, dict[str, Any]] = {}
     for item in session.items:
@@ -31,7 +30,7 @@ def make_plans(
             "observed": observed_digest(observed),
             "fitted": list(d.fitted),
         }
-    return plans, details, session
+    return plans, details
 
 
 def plan_command(
@@ -51,8 +50,9 @@ def plan_command(
         names = [Path(d).resolve().name for d in effect_dirs]
         changed = diff_command([since], names, out, fmt=fmt, sheets_dir=None) != EXIT_OK
         print(file=out)
-    plans, details, session = make_plans(effect_dirs, overrides, out, retry_failed=retry_failed)
-    try:
+    session = open_session(effect_dirs, overrides, out, build=True, write=False)
+    try:  # closed before the run's last line, whatever happens: no retry line comes after it
+        plans, details = make_plans(session, retry_failed=retry_failed)
         header = "; ".join(session.headers)
         document = plan_document(plans, header, details)
         fitted = {name: tuple(d["fitted"]) for name, d in details.items()}

@@ -112,36 +112,42 @@ def open_session(
     headers: list[str] = []
     real = False
     planner = _Planner(overrides, out, write) if build else None
-    for effect_dir in effect_dirs:
-        if planner is not None:  # plan, apply: remembered while no input changes
-            o = planner.open(effect_dir)
-        else:
-            from wanbuild.config.load import load_effect
+    try:
+        for effect_dir in effect_dirs:
+            if planner is not None:  # plan, apply: remembered while no input changes
+                o = planner.open(effect_dir)
+            else:
+                from wanbuild.config.load import load_effect
 
-            loaded = load_effect(effect_dir, overrides)
-            o = _opened(loaded, _build(loaded, out, write) if build else None)
-        key = (o.backend.name, o.region.name, o.backend.base_url or o.region.base_url)
-        if key not in clients:
-            clients[key] = connect(o.backend, o.region, o.conf_dir, o.project)
-            headers.append(describe(o.backend, o.region, o.project))
-            indexes[key] = RemoteIndex(clients[key])
-            if build:
-                indexes[key].load_behind([api_of(o.spec)])
-        real = real or o.backend.name != "emulator"
-        item = Item(
-            o.directory,
-            o.effect_file,
-            o.conf_dir,
-            o.project,
-            o.spec,
-            clients[key],
-            o.desired,
-            indexes[key],
-        )
-        if o.project not in recent:
-            recent[o.project] = RecentClaims(item.claims)
-        item.recent = recent[o.project]
-        items.append(item)
+                loaded = load_effect(effect_dir, overrides)
+                o = _opened(loaded, _build(loaded, out, write) if build else None)
+            key = (o.backend.name, o.region.name, o.backend.base_url or o.region.base_url)
+            if key not in clients:
+                clients[key] = connect(o.backend, o.region, o.conf_dir, o.project)
+                headers.append(describe(o.backend, o.region, o.project))
+                indexes[key] = RemoteIndex(clients[key])
+                if build:
+                    indexes[key].load_behind([api_of(o.spec)])
+            real = real or o.backend.name != "emulator"
+            item = Item(
+                o.directory,
+                o.effect_file,
+                o.conf_dir,
+                o.project,
+                o.spec,
+                clients[key],
+                o.desired,
+                indexes[key],
+            )
+            if o.project not in recent:
+                recent[o.project] = RecentClaims(item.claims)
+            item.recent = recent[o.project]
+            items.append(item)
+    except BaseException:
+        # An effect further down failed to open: the listings already begun stop here too.
+        for client in clients.values():
+            client.close()
+        raise
     return Session(items, headers, real, list(clients.values()))
 
 

@@ -19,6 +19,8 @@ from wanbuild.remote.errors import PermanentRemoteError
 from wanbuild.remote.models import Deployment, FineTuneJob, RemoteFile
 
 T = TypeVar("T")
+# A kind of remote object, how to list it, and the field that is its id.
+_Listing = tuple[str, Callable[[], Iterable[T]], str]
 Api = Literal["native", "compatible"]
 
 
@@ -29,26 +31,29 @@ class RemoteIndex:
     def __init__(self, client: Client) -> None:
         self.client = client
         self._tables: dict[str, dict[str, Any]] = {}
+        self._failed: dict[str, Exception] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def load(self, apis: Iterable[Api] = ()) -> None:
+    def load(self, apis: Iterable[Api] = (), *, keep_errors: bool = False) -> None:
         """List jobs, deployments and the files of `apis` now, side by side (the files of
-        another upload API are listed on first use)."""
-        kinds = [self._job_table, self._deployment_table]
-        kinds += [functools.partial(self._file_table, api) for api in apis]
+        another upload API are listed on first use). `keep_errors`: a kind that fails is
+        not listed again; its first use raises the error."""
+        kinds = [self._jobs_listing(), self._deployments_listing()]
+        kinds += [self._files_listing(api) for api in apis]
         with ThreadPoolExecutor(max_workers=len(kinds)) as pool:
-            for _ in pool.map(lambda table: table(), kinds):
+            for _ in pool.map(lambda kind: self._table(*kind, keep_errors=keep_errors), kinds):
                 pass
 
     def load_behind(self, apis: Iterable[Api] = ()) -> threading.Thread:
         """load() in a thread of its own (returned, started), while the run goes on with its
-        local work: reading its caches, waiting for the stat walk. A kind it fails to list is
-        listed again on first use, which reports the error."""
+        local work: reading its caches, waiting for the stat walk. A kind it fails to list
+        (after the client's retries) fails the first use of it with the same error, rather
+        than being listed again: offline, the run waits out one round of retries, not two."""
 
         def run() -> None:
             with suppress(Exception):
-                self.load(apis)
+                self.load(apis, keep_errors=True)
 
         thread = threading.Thread(target=run, name="wanbuild-listing", daemon=True)
         thread.start()
@@ -93,22 +98,45 @@ class RemoteIndex:
         return listed or fetch(self.client.get_deployment, name)
 
     def _file_table(self, api: Api) -> dict[str, RemoteFile]:
-        return self._table(f"files:{api}", lambda: self.client.list_files(api=api), "file_id")
+        return self._table(*self._files_listing(api))
 
     def _job_table(self) -> dict[str, FineTuneJob]:
-        return self._table("jobs", self.client.iter_jobs, "job_id")
+        return self._table(*self._jobs_listing())
 
     def _deployment_table(self) -> dict[str, Deployment]:
-        return self._table("deployments", self.client.iter_deployments, "deployed_model")
+        return self._table(*self._deployments_listing())
 
-    def _table(self, kind: str, listing: Callable[[], Iterable[T]], key: str) -> dict[str, T]:
+    def _files_listing(self, api: Api) -> _Listing[RemoteFile]:
+        return f"files:{api}", functools.partial(self.client.list_files, api=api), "file_id"
+
+    def _jobs_listing(self) -> _Listing[FineTuneJob]:
+        return "jobs", self.client.iter_jobs, "job_id"
+
+    def _deployments_listing(self) -> _Listing[Deployment]:
+        return "deployments", self.client.iter_deployments, "deployed_model"
+
+    def _table(
+        self,
+        kind: str,
+        listing: Callable[[], Iterable[T]],
+        key: str,
+        *,
+        keep_errors: bool = False,
+    ) -> dict[str, T]:
         """One kind's listing, by id: listed once, by the first to ask (each kind on its own,
         so that kinds are listed side by side)."""
         with self._lock:
             lock = self._locks.setdefault(kind, threading.Lock())
         with lock:
+            if kind in self._failed:
+                raise self._failed.pop(kind)
             if kind not in self._tables:
-                self._tables[kind] = {getattr(o, key): o for o in listing()}
+                try:
+                    self._tables[kind] = {getattr(o, key): o for o in listing()}
+                except Exception as e:
+                    if keep_errors:
+                        self._failed[kind] = e
+                    raise
             return self._tables[kind]
 
 

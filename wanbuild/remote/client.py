@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import secrets
-import time
+import threading
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -126,7 +126,7 @@ class Client:
         max_retries: int = 6,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         jitter: Callable[[], float] = random.random,
         settle_s: float = 120.0,
         on_retry: Callable[[str], None] | None = None,
@@ -141,7 +141,12 @@ class Client:
         )
         self.base_url = base_url
         self.max_retries, self.backoff, self.max_backoff = max_retries, backoff, max_backoff
-        self._sleep, self._jitter, self._on_retry = sleep, jitter, on_retry
+        self._jitter, self._on_retry = jitter, on_retry
+        # Closed: a request still retrying in another thread (a listing begun at connect)
+        # wakes from its backoff, gives up and says nothing more, even after the run's last line.
+        self._closed = threading.Event()
+        self._closing = threading.Lock()
+        self._sleep = sleep or self._closed.wait
         # How long a create whose reply was lost may take to appear in list calls.
         self.settle_s = settle_s
         self.retries = 0  # how many retries this client has made (for reports and tests)
@@ -149,7 +154,13 @@ class Client:
     def __repr__(self) -> str:
         return f"Client({self.base_url!r})"
 
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
     def close(self) -> None:
+        with self._closing:
+            self._closed.set()
         self._http.close()
 
     def __enter__(self) -> Client:
@@ -199,12 +210,17 @@ class Client:
                 raise error
             delay = min(self.max_backoff, self.backoff * 2**attempt) * (0.5 + self._jitter() / 2)
             delay = max(delay, error.retry_after or 0.0)
-            if self._on_retry is not None:
-                self._on_retry(
-                    f"retrying {method} {path} (attempt {attempt + 2}/{self.max_retries + 1}) "
-                    f"in {delay:.1f} s: {error.reason}"
-                )
+            with self._closing:
+                if self._closed.is_set():
+                    raise error
+                if self._on_retry is not None:
+                    self._on_retry(
+                        f"retrying {method} {path} (attempt {attempt + 2}/{self.max_retries + 1}) "
+                        f"in {delay:.1f} s: {error.reason}"
+                    )
             self._sleep(delay)
+            if self._closed.is_set():
+                raise error
             attempt += 1
             self.retries += 1
             if rewind is not None:
