@@ -183,18 +183,22 @@ def test_an_effect_that_fails_to_open_closes_the_clients_opened_before_it(
 
 def test_closing_a_client_wakes_a_retry_waiting_out_its_backoff() -> None:
     said: list[str] = []
+    announced = threading.Event()
+
+    def say(line: str) -> None:
+        said.append(line)
+        announced.set()
+
     client = Client(
         f"http://127.0.0.1:{closed_port()}",
         "k",
         backoff=60,
         jitter=lambda: 1.0,
-        on_retry=said.append,
+        on_retry=say,
     )
     behind = threading.Thread(target=lambda: suppress_remote(client.list_jobs))
     behind.start()
-    deadline = time.monotonic() + 10
-    while not said and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert announced.wait(10)
     assert len(said) == 1
     assert "in 30.0 s" in said[0]  # waiting half a minute before its second attempt
     client.close()
