@@ -19,8 +19,6 @@ from wanbuild.remote.errors import PermanentRemoteError
 from wanbuild.remote.models import Deployment, FineTuneJob, RemoteFile
 
 T = TypeVar("T")
-# A kind of remote object, how to list it, and the field that is its id.
-_Listing = tuple[str, Callable[[], Iterable[T]], str]
 Api = Literal["native", "compatible"]
 
 
@@ -39,10 +37,10 @@ class RemoteIndex:
         """List jobs, deployments and the files of `apis` now, side by side (the files of
         another upload API are listed on first use). `keep_errors`: a kind that fails is
         not listed again; its first use raises the error."""
-        kinds = [self._jobs_listing(), self._deployments_listing()]
-        kinds += [self._files_listing(api) for api in apis]
+        kinds = [self._job_table, self._deployment_table]
+        kinds += [functools.partial(self._file_table, api) for api in apis]
         with ThreadPoolExecutor(max_workers=len(kinds)) as pool:
-            for _ in pool.map(lambda kind: self._table(*kind, keep_errors=keep_errors), kinds):
+            for _ in pool.map(lambda table: table(keep_errors=keep_errors), kinds):
                 pass
 
     def load_behind(self, apis: Iterable[Api] = ()) -> threading.Thread:
@@ -97,34 +95,23 @@ class RemoteIndex:
         listed = self._deployment_table().get(name)
         return listed or fetch(self.client.get_deployment, name)
 
-    def _file_table(self, api: Api) -> dict[str, RemoteFile]:
-        return self._table(*self._files_listing(api))
+    def _file_table(self, api: Api, *, keep_errors: bool = False) -> dict[str, RemoteFile]:
+        listing = functools.partial(self.client.list_files, api=api)
+        return self._table(f"files:{api}", listing, "file_id", keep_errors)
 
-    def _job_table(self) -> dict[str, FineTuneJob]:
-        return self._table(*self._jobs_listing())
+    def _job_table(self, *, keep_errors: bool = False) -> dict[str, FineTuneJob]:
+        return self._table("jobs", self.client.iter_jobs, "job_id", keep_errors)
 
-    def _deployment_table(self) -> dict[str, Deployment]:
-        return self._table(*self._deployments_listing())
-
-    def _files_listing(self, api: Api) -> _Listing[RemoteFile]:
-        return f"files:{api}", functools.partial(self.client.list_files, api=api), "file_id"
-
-    def _jobs_listing(self) -> _Listing[FineTuneJob]:
-        return "jobs", self.client.iter_jobs, "job_id"
-
-    def _deployments_listing(self) -> _Listing[Deployment]:
-        return "deployments", self.client.iter_deployments, "deployed_model"
+    def _deployment_table(self, *, keep_errors: bool = False) -> dict[str, Deployment]:
+        listing = self.client.iter_deployments
+        return self._table("deployments", listing, "deployed_model", keep_errors)
 
     def _table(
-        self,
-        kind: str,
-        listing: Callable[[], Iterable[T]],
-        key: str,
-        *,
-        keep_errors: bool = False,
+        self, kind: str, listing: Callable[[], Iterable[T]], key: str, keep_errors: bool
     ) -> dict[str, T]:
         """One kind's listing, by id: listed once, by the first to ask (each kind on its own,
-        so that kinds are listed side by side)."""
+        so that kinds are listed side by side). `keep_errors`: a failure is kept for the next
+        to ask, instead of that one listing again."""
         with self._lock:
             lock = self._locks.setdefault(kind, threading.Lock())
         with lock:
