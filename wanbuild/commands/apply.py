@@ -202,6 +202,7 @@ def _run(
         d = item.desired
         steps_every = max(STEPS_EVERY, poll) if progress.live else None
         hooks = Hooks(say(d.effect), progress.update, stop, steps_every)
+        gate = item.gate(hooks.say, lock_timeout, "apply")
         try:
             with effect_mutex(
                 item.store.root / "locks", d.effect, timeout=lock_timeout, say=hooks.say
@@ -219,11 +220,15 @@ def _run(
                     watch=watches[id(item.client)],
                     uploads=uploads[id(item.client)],
                     recent_claims=item.recent,
+                    gate=gate,
                 )
         except Busy as e:
             return Outcome(d.effect, "failed", str(e))
         except WanbuildError as e:
             return Outcome(d.effect, "failed", str(e))
+        finally:
+            if gate is not None:
+                gate.release()
 
     # waiting dominates (hours of training, minutes of deploying): every effect waits in its
     # own thread, so the waits overlap, and they share one listing of the remote per interval

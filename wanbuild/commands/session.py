@@ -4,6 +4,7 @@ checkpoints and try open a session without building: they need no media."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -15,12 +16,15 @@ from wanbuild.dataset import plan_cache
 from wanbuild.errors import WanbuildError
 from wanbuild.reconcile.claims import Claims, RecentClaims, project_effect_dirs, read_claims
 from wanbuild.reconcile.index import RemoteIndex
+from wanbuild.reconcile.lease import Gate
 from wanbuild.reconcile.lockfile import LockFile, lineage_dir
 from wanbuild.reconcile.observe import api_of, observe
+from wanbuild.reconcile.shared_state import Marker, pull
 from wanbuild.remote.client import Client
 from wanbuild.spec.endpoint import Backend, Region
 from wanbuild.spec.state import Desired, Observed, TargetSpec
 from wanbuild.store import Store
+from wanbuild.versioning.gitrefs import GitRefsError, GitRemote
 
 if TYPE_CHECKING:
     from wanbuild.config.load import LoadedEffect
@@ -39,6 +43,9 @@ class Item:
     # the project's claims as read at most every 30 s, shared by the session's effects of the
     # project: what lookalikes are checked against, with the effect's own lock read afresh
     recent: RecentClaims | None = None
+    # where the effect's lease and shared state live (None: the embedded emulator, or a
+    # project that said it is applied from one machine, backend.lease=local)
+    shared: Shared | None = None
 
     @property
     def desired(self) -> Desired:
@@ -54,6 +61,25 @@ class Item:
     def lock(self) -> LockFile:
         mirror = lineage_dir(self.project)
         return LockFile(self.directory, self.spec.effect, self.spec.target, mirror)
+
+    def gate(self, say: Callable[[str], None], timeout: float, command: str) -> Gate | None:
+        """The effect's lease, to take before its first create (None: none is needed)."""
+        if self.shared is None:
+            return None
+        return Gate(
+            self.shared.remote(self.project),
+            self.spec.effect,
+            self.shared.ttl,
+            self.store.root,
+            lambda: LockFile(self.directory, self.spec.effect, self.spec.target, self.mirror),
+            say=say,
+            timeout=timeout,
+            command=command,
+        )
+
+    @property
+    def mirror(self) -> Path:
+        return lineage_dir(self.project)
 
     def claims(self) -> Claims:
         """Every remote id any effect's lock in this project claims (read afresh)."""
@@ -111,6 +137,7 @@ def open_session(
     recent: dict[Path, RecentClaims] = {}
     headers: list[str] = []
     real = False
+    shared: dict[tuple[str, float], Shared] = {}
     planner = _Planner(overrides, out, write) if build else None
     try:
         for effect_dir in effect_dirs:
@@ -139,6 +166,9 @@ def open_session(
                 o.desired,
                 indexes[key],
             )
+            if o.backend.name != "emulator" and o.backend.lease != "local":
+                remote, ttl = o.backend.lease_remote or "origin", o.backend.lease_ttl or 300.0
+                item.shared = shared.setdefault((remote, ttl), Shared(remote, ttl))
             if o.project not in recent:
                 recent[o.project] = RecentClaims(item.claims)
             item.recent = recent[o.project]
@@ -148,7 +178,49 @@ def open_session(
         for client in clients.values():
             client.close()
         raise
+    headers += pull_shared([i for i in items if i.shared is not None])
     return Session(items, headers, real, list(clients.values()))
+
+
+@dataclass(frozen=True)
+class Shared:
+    """The git remote that holds the effects' leases and shared state (reconcile.lease)."""
+
+    remote_name: str
+    ttl: float
+
+    def remote(self, project: Path) -> GitRemote:
+        return GitRemote(project, self.remote_name)
+
+
+def _prefixed(lines: list[str], effect: str) -> Callable[[str], None]:
+    return lambda text: lines.append(f"{effect}: {text}")
+
+
+def pull_shared(items: list[Item]) -> list[str]:
+    """Bring each effect's wanbuild.lock up to date from the shared state (one fetch per
+    project and remote); what was done, or why it could not be, as header lines. Not being
+    able to read it is no error here: apply refuses to create without its lease anyway."""
+    lines: list[str] = []
+    groups: dict[tuple[Path, str], list[Item]] = {}
+    for item in items:
+        assert item.shared is not None
+        groups.setdefault((item.project, item.shared.remote_name), []).append(item)
+    for (project, name), group in groups.items():
+        remote = GitRemote(project, name)
+        try:
+            url = remote.url()
+            refs = remote.fetch()
+            for item in group:
+                lock = LockFile(item.directory, item.spec.effect, item.spec.target, item.mirror)
+                marker = Marker(item.store.root, item.spec.effect, url)
+                pull(remote, refs, lock, marker, _prefixed(lines, item.spec.effect))
+        except GitRefsError as e:
+            lines.append(
+                f"shared state: cannot read git remote {name!r} ({e}); this checkout's "
+                "wanbuild.lock is all that is known"
+            )
+    return lines
 
 
 def _opened(loaded: LoadedEffect, desired: Desired | None) -> _Opened:

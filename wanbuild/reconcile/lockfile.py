@@ -13,6 +13,7 @@ import json
 import os
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +48,18 @@ class LockFile:
     what was created since, and nothing is orphaned."""
 
     def __init__(
-        self, effect_dir: Path, effect: str, target: str, mirror_dir: Path | None = None
+        self,
+        effect_dir: Path,
+        effect: str,
+        target: str,
+        mirror_dir: Path | None = None,
+        publish: Callable[[str], None] | None = None,
     ) -> None:
         self.path = effect_dir / LOCK_NAME
         self.effect, self.target = effect, target
+        # called with the text of every write before it is made (the shared state's push,
+        # while a lease is held): when it raises, nothing is written
+        self.publish = publish
         if mirror_dir is None:
             from wanbuild.config.load import project_root
 
@@ -63,10 +72,26 @@ class LockFile:
         mirrored = self._text(self.mirror, restore="delete it")
         if mirrored is not None and mirrored != text:  # the same text says nothing newer
             newer = self._parse(self.mirror, mirrored, restore="delete it")
-            if _extends(newer, doc):
+            if extends(newer, doc):
                 doc = newer
         doc.setdefault("targets", {})
         return dict(doc)
+
+    def read_local(self) -> tuple[dict[str, Any] | None, bool]:
+        """(the lock as read_all reads it, or None when there is none or it cannot be read;
+        whether it holds merge-conflict markers)."""
+        text = self._text(self.path, restore="restore it from git")
+        conflicted = text is not None and _CONFLICT.search(text) is not None
+        if text is None or conflicted:
+            return None, conflicted
+        try:
+            return self.read_all(), False
+        except WanbuildError:
+            return None, False
+
+    def replace(self, doc: dict[str, Any]) -> None:
+        """Write `doc` whole (the shared state's record, reconciled with this one)."""
+        self._write({**doc, "format": FORMAT, "effect": self.effect})
 
     @staticmethod
     def _text(path: Path, *, restore: str) -> str | None:
@@ -172,6 +197,8 @@ class LockFile:
 
     def _write(self, doc: dict[str, Any]) -> None:
         text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        if self.publish is not None:
+            self.publish(text)
         data = text.encode("utf-8")
         for path in (self.path, self.mirror):
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -220,7 +247,7 @@ def _histories(doc: dict[str, Any]) -> dict[str, list[Any]]:
     return {t: list(e.get("history") or []) for t, e in (doc.get("targets") or {}).items()}
 
 
-def _extends(newer: dict[str, Any], doc: dict[str, Any]) -> bool:
+def extends(newer: dict[str, Any], doc: dict[str, Any]) -> bool:
     """`newer` holds every record of `doc`'s histories, in order, and more."""
     mine, theirs = _histories(doc), _histories(newer)
     if not any(theirs.values()) or theirs == mine:

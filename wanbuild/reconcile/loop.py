@@ -22,6 +22,7 @@ from wanbuild.reconcile import crash
 from wanbuild.reconcile.claims import Claims
 from wanbuild.reconcile.execute import Executor
 from wanbuild.reconcile.index import RemoteIndex
+from wanbuild.reconcile.lease import Gate
 from wanbuild.reconcile.lockfile import (
     LockFile,
     deployment_entry,
@@ -70,12 +71,18 @@ def converge(
     watch: Watch | None = None,
     uploads: threading.Semaphore | None = None,
     recent_claims: Callable[[], Claims] | None = None,
+    gate: Gate | None = None,
 ) -> Outcome:
-    """`watch`: the run's shared listing, which waiting passes observe from (else every pass
-    looks by id); `uploads`: bounds the uploads in flight across effects; `recent_claims`: the
-    run's shared, recent view of other effects' claims, for what a create records as already
-    there and for lookalikes (claims.RecentClaims)."""
-    lock = LockFile(effect_dir, desired.effect, desired.target)
+    """`gate`: the effect's lease (reconcile.lease), taken before the first pass that
+    changes anything, the pass observed again when the shared state it pulls moved the lock,
+    every write of the lock published under it; `watch`: the run's shared listing, which
+    waiting passes observe from (else every pass looks by id); `uploads`: bounds the uploads
+    in flight across effects; `recent_claims`: the run's shared, recent view of other
+    effects' claims, for what a create records as already there and for lookalikes
+    (claims.RecentClaims)."""
+    lock = LockFile(
+        effect_dir, desired.effect, desired.target, publish=gate.publish if gate else None
+    )
     fresh = (lambda: watch.fresh(hooks.stop)) if watch is not None else None
     executor = Executor(client, desired, lock, hooks.say, claims, uploads, fresh, recent_claims)
     temporary = 0
@@ -109,6 +116,12 @@ def converge(
         current = plan(desired, observed, retry_failed=retry)
         record_lineage(lock, desired, observed, commit)
         hooks.progress(desired, current, observed)
+        if gate is not None and current.changes:
+            moved = gate.enter(hooks.stop)
+            if moved is None:
+                return Outcome(desired.effect, "interrupted", "stopped waiting", current, observed)
+            if moved:
+                continue  # another machine applied since: plan from what it recorded
         done: set[str] = set()
         acted = False
         action: Action | None = None

@@ -32,3 +32,8 @@ class Backend:
     profile: str | None = None
     base_url: str | None = None
     workspace: str | None = None
+    # the real service only: how machines applying the same effects keep from training one
+    # twice (git: a lease on the project's git remote; local: this machine is the only one)
+    lease: Literal["git", "local"] | None = None
+    lease_remote: str | None = None
+    lease_ttl: float | None = None
