@@ -139,7 +139,7 @@ def test_the_api_key_never_appears_anywhere(
     key = "sk-" + "9f3c" * 8
     d = effect_factory()
     with served(tmp_path / "cloud") as url:
-        common = ["backend=dashscope", f"backend.base_url={url}"]
+        common = ["backend=dashscope", f"backend.base_url={url}", "backend.lease=local"]
         env = {**os.environ, "DASHSCOPE_API_KEY": key}
         outputs = []
         for argv in (

@@ -253,6 +253,24 @@ def test_an_unrecorded_deployment_is_adopted_or_made_again_once_settled() -> Non
     assert shape(p)[-1] == ("deploy", "wan2.2-i2v-flash-ft-1", "absent")
 
 
+def test_a_lost_lock_names_what_it_found_by_kind_and_the_command_that_settles_it() -> None:
+    """Uploads are not jobs: a fresh clone that finds only another machine's uploads is told
+    so, and how to settle them; a job found is named as a job."""
+    uploads = ("file-a", "file-b")
+    o = observed(
+        files={}, job=None, deployment=None, lock=NEW, lookalikes=uploads, lookalike_uploads=uploads
+    )
+    detail = plan(D, o).actions[-1].detail
+    assert "holds 2 uploads (file-a, file-b) named like its" in detail
+    assert "training job" not in detail
+    assert "`wanbuild adopt fx FILE_ID` for each upload" in detail
+    assert "another machine's apply" in detail
+    o = replace(o, lookalikes=("ft-7", *uploads))
+    detail = plan(D, o).actions[-1].detail
+    assert "holds 1 training job (ft-7) and 2 uploads (file-a, file-b)" in detail
+    assert "`wanbuild adopt fx JOB_ID` for the job" in detail
+
+
 def test_objects_named_like_ours_but_unrecorded_stop_the_plan() -> None:
     o = observed(files={}, job=None, deployment=None, lock=NEW, lookalikes=("ft-7",))
     p = plan(D, o)

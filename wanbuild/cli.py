@@ -112,6 +112,13 @@ def _parser() -> argparse.ArgumentParser:
     ad.add_argument("remote_id", metavar="ID", help="job id, deployed_model or file id")
     ad.add_argument("targets", nargs="*", metavar="OVERRIDE")
 
+    un = sub.add_parser(
+        "unlock", help="break an effect's lease on the git remote (as terraform force-unlock)"
+    )
+    un.add_argument("effect", type=Path, metavar="EFFECT")
+    un.add_argument("--remote", default="origin", help="the git remote holding the lease")
+    un.add_argument("--yes", action="store_true", help="do not ask")
+
     df = sub.add_parser(
         "diff", help="what changed in each effect between two revisions, and its consequence"
     )
@@ -308,6 +315,12 @@ def _command(
         from wanbuild.commands.adopt import adopt_command
 
         return adopt_command(args.effect, args.remote_id, targets, stream)
+    if args.command == "unlock":
+        from wanbuild.commands.unlock import unlock_command
+
+        if targets:
+            raise ConfigError(f"unlock takes one effect: {' '.join(targets)}")
+        return unlock_command(args.effect, args.remote, stream, yes=args.yes)
     if args.command == "diff":
         from wanbuild.commands.diff import diff_command
 

@@ -102,10 +102,7 @@ def plan(desired: Desired, observed: Observed, *, retry_failed: bool = False) ->
             Kind.BLOCKED,
             ", ".join(observed.lookalikes),
             Reason.UNRECORDED,
-            "no wanbuild.lock records a job for this effect, but the service holds "
-            f"{', '.join(observed.lookalikes)} named like its (a lost or reverted lock?): "
-            "restore wanbuild.lock from git, or find the job in the console and "
-            f"`wanbuild adopt {e} JOB_ID`; nothing is trained until then",
+            _lost_lock(e, observed.lookalikes, observed.lookalike_uploads),
         )
         return _finish(e, acts, summary)
 
@@ -336,3 +333,31 @@ def _finish(
     else:
         impact = Impact.NONE
     return EffectPlan(effect, impact, tuple(acts), summary)
+
+
+def _lost_lock(effect: str, found: tuple[str, ...], uploads: tuple[str, ...]) -> str:
+    """What a lost or reverted lock left on the service, by kind, and what settles it."""
+    jobs = [i for i in found if i not in uploads]
+
+    def some(ids: list[str] | tuple[str, ...], one: str) -> str:
+        return f"{len(ids)} {one}{'s' if len(ids) != 1 else ''} ({', '.join(ids)})"
+
+    held = " and ".join(
+        [
+            *([some(jobs, "training job")] if jobs else []),
+            *([some(uploads, "upload")] if uploads else []),
+        ]
+    )
+    settle = (
+        f"`wanbuild adopt {effect} JOB_ID` for the job that is this effect's"
+        if jobs
+        else f"`wanbuild adopt {effect} FILE_ID` for each upload (or delete them in the "
+        "console: uploads are free to make again)"
+    )
+    return (
+        f"no wanbuild.lock records a job for this effect, but the service holds {held} named "
+        "like its and claimed by no lock: a lost or reverted wanbuild.lock, or another "
+        "machine's apply whose records never reached this checkout. Restore the lock (`git "
+        "checkout -- wanbuild.lock`; on a shared project, run with its git remote reachable "
+        f"so the shared state is pulled), or {settle}; nothing is trained until then"
+    )

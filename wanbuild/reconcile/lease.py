@@ -233,17 +233,15 @@ def _user() -> str:
         return "unknown"
 
 
-def unlock(remote: GitRemote, effect: str) -> Holder | str | None:
-    """Break the effect's lease: the holder it had (None: an unreadable lease), or "none"
-    when no lease was held."""
-    while True:
-        refs = remote.fetch()
-        sha = refs.get(lease_ref(effect))
-        if sha is None:
-            return "none"
-        holder = holder_of(remote, sha)
-        if remote.push([Update(lease_ref(effect), None, sha)]).ok:
-            return holder
+def current(remote: GitRemote, effect: str) -> tuple[str, Holder | None] | None:
+    """The effect's lease on the remote now: (its commit, who holds it), or None."""
+    sha = remote.fetch().get(lease_ref(effect))
+    return None if sha is None else (sha, holder_of(remote, sha))
+
+
+def break_lease(remote: GitRemote, effect: str, sha: str) -> bool:
+    """Delete the lease if it is still the commit `sha` (False: it moved meanwhile)."""
+    return remote.push([Update(lease_ref(effect), None, sha)]).ok
 
 
 class Gate:

@@ -135,6 +135,7 @@ def observe(
         _pending(client, spec.model, intent, claims(), now(), api) for intent in record.intents
     )
     lookalikes: tuple[str, ...] = ()
+    uploads: tuple[str, ...] = ()
 
     def owned() -> Claims:
         if recent is None:
@@ -147,7 +148,8 @@ def observe(
     if desired is None:
         pass  # without the dataset there is no name to recognise
     elif job is None and not record.job_id and not pending:
-        lookalikes = _job_lookalikes(listing(), desired, owned())
+        jobs, uploads = _job_lookalikes(listing(), desired, owned())
+        lookalikes = (*jobs, *uploads)
     elif deployment is None and not record.deployed_model and not pending:
         model = _model_to_deploy(desired, job, checkpoints)
         if model is not None:
@@ -158,7 +160,16 @@ def observe(
                 if d.model_name == model and d.deployed_model not in mine
             )
     return Observed(
-        files, job, checkpoints, deployment, tuple(others), record, pending, lookalikes, rollback
+        files,
+        job,
+        checkpoints,
+        deployment,
+        tuple(others),
+        record,
+        pending,
+        lookalikes,
+        uploads,
+        rollback,
     )
 
 
@@ -228,7 +239,9 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _job_lookalikes(listing: RemoteIndex, desired: Desired, claims: Claims) -> tuple[str, ...]:
+def _job_lookalikes(
+    listing: RemoteIndex, desired: Desired, claims: Claims
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Signs that this effect was applied by a lock that is gone: unclaimed uploads carrying
     this dataset's upload name (file names are documented to come back), and unclaimed jobs
     whose echoed name is the one this effect sends (where the service keeps names)."""
@@ -245,7 +258,7 @@ def _job_lookalikes(listing: RemoteIndex, desired: Desired, claims: Claims) -> t
         and j.job_id not in claims
         and any((n or "").startswith(desired.job_name) for n in (j.job_name, j.finetuned_output))
     ]
-    return (*jobs, *files)
+    return tuple(jobs), tuple(files)
 
 
 def _epoch(stamp: str) -> float:

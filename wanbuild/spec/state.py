@@ -140,6 +140,7 @@ class Observed:
     # Remote objects no lock claims that look like this effect's (a lost or reverted lock):
     # never adopted on a name alone; the plan stops and says how to adopt them.
     lookalikes: tuple[str, ...] = ()
+    lookalike_uploads: tuple[str, ...] = ()  # those of the lookalikes that are uploads
     # The commit (or time) whose inputs the desired state equals, when it is not the current
     # record: the job trained then is reused, a rollback that needs no training.
     rollback: str | None = None
