@@ -94,8 +94,8 @@ def test_kind_follows_the_kind_parameter(effect_factory: Callable[..., Path]) ->
         ),
         (
             ["+backend.stat_dir=x"],
-            "effect.yaml: backend.stat_dir: unknown key (allowed: base_url, name, profile, "
-            "state_dir, time_scale, workspace)",
+            "effect.yaml: backend.stat_dir: unknown key (allowed: base_url, lease, lease_remote, "
+            "lease_ttl, name, profile, state_dir, time_scale, workspace)",
         ),
         (["backend.name=local"], "backend.name: Input should be 'emulator' or 'dashscope'"),
         (["deploy.checkpoint=best"], "deploy.checkpoint: String should match pattern"),

@@ -263,6 +263,7 @@ def test_a_lost_lock_names_what_it_found_by_kind_and_the_command_that_settles_it
     detail = plan(D, o).actions[-1].detail
     assert "holds 2 uploads (file-a, file-b) named like its" in detail
     assert "training job" not in detail
+    assert "`wanbuild adopt fx JOB_ID` for a job trained on them" in detail
     assert "`wanbuild adopt fx FILE_ID` for each upload" in detail
     assert "another machine's apply" in detail
     o = replace(o, lookalikes=("ft-7", *uploads))

@@ -6,10 +6,12 @@ Real git throughout: a bare repository as the remote, clones of it as the machin
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +23,7 @@ from tests.helpers import write_effect
 from wanbuild.reconcile.lease import Holder, Lease, LeaseBusy
 from wanbuild.reconcile.shared_state import Marker, lease_ref, merged, state_ref
 from wanbuild.remote.client import Client
-from wanbuild.versioning.gitrefs import GitRefsError, GitRemote, Update
+from wanbuild.versioning.gitrefs import GitRefsError, GitRemote, Pushed, Update
 
 PROFILES = ["typical", "documented-minimum"]
 
@@ -113,7 +115,7 @@ def test_two_machines_applying_at_once_train_once_and_a_third_plans_all_skip(
                 wanbuild(machine, service, "apply", "--wait", "--yes", "--poll", "0.05", epochs)
             )
         results = [finished(p) for p in procs]
-        assert [code for code, _ in results] == [0, 0], results
+        assert [code for code, _ in results] == [0, 0], "\n".join(out for _, out in results)
         assert census(service) == {"jobs": rep, "deployments": 1}, (rep, results)
         if os.environ.get("SHOW"):
             print(results)
@@ -121,7 +123,26 @@ def test_two_machines_applying_at_once_train_once_and_a_third_plans_all_skip(
     fresh = clone(remote, tmp_path / "fresh")
     code, out = finished(wanbuild(fresh, service, "plan", "++hyper_parameters.learning_rate=20e-5"))
     assert code == 0, out
-    assert "brought up to date" not in out  # it had no lock of its own: nothing to reconcile
+    assert (
+        "fx: wanbuild.lock brought up to date from the shared state (refs/wanbuild/state/fx on origin): none was here"
+        in out
+    )
+
+
+def test_a_conflicted_lock_is_replaced_by_the_shared_state(tmp_path: Path) -> None:
+    remote, laptop = repository(tmp_path)
+    runner = clone(remote, tmp_path / "runner")
+    with served(tmp_path / "cloud") as url:
+        code, out = finished(wanbuild(laptop, url, "apply", "--wait", "--yes", "--poll", "0.05"))
+        assert code == 0, out
+        lock = runner / "effects/fx/wanbuild.lock"
+        lock.write_text("<<<<<<< HEAD\n{}\n=======\n{}\n>>>>>>> other\n", encoding="utf-8")
+        code, out = finished(wanbuild(runner, url, "plan"))
+    assert code == 0, out
+    assert "wanbuild.lock holds merge-conflict markers; replaced by the shared state" in out
+    assert json.loads(lock.read_text()) == json.loads(
+        (laptop / "effects/fx/wanbuild.lock").read_text()
+    )
 
 
 @pytest.mark.parametrize("crash", ["after_create_job", "after_deploy"])
@@ -302,6 +323,31 @@ def test_two_takers_of_one_free_lease_end_with_one_holder(tmp_path: Path) -> Non
     assert not lost.ok
     assert lost.stale == (lease_ref("fx"),)
     assert b.fetch()[lease_ref("fx")] == ca
+
+
+def test_a_race_the_remote_itself_settles_is_a_lost_race_not_a_refusal(tmp_path: Path) -> None:
+    """Both machines saw the ref absent; the remote, locking the ref to create it, finds the
+    other's: that is a lost race (look again), not a remote that refuses pushes."""
+    remote, laptop = repository(tmp_path)
+    runner = clone(remote, tmp_path / "runner")
+    hook = remote / "hooks" / "pre-receive"  # holds the first push until the second is in
+    hook.write_text("#!/bin/sh\nif [ -f slow ]; then rm slow; sleep 2; fi\n")
+    hook.chmod(0o755)
+    (remote / "slow").touch()
+    a, b = GitRemote(laptop, "origin"), GitRemote(runner, "origin")
+    ca, cb = a.commit({"lease.json": b"a"}, "a"), b.commit({"lease.json": b"b"}, "b")
+    results: list[object] = []
+    first = threading.Thread(
+        target=lambda: results.append(a.push([Update(lease_ref("fx"), ca, None)]))
+    )
+    first.start()
+    while (remote / "slow").exists():
+        time.sleep(0.01)
+    assert b.push([Update(lease_ref("fx"), cb, None)]).ok
+    first.join(30)
+    [lost] = results
+    assert lost == Pushed(ok=False, stale=(lease_ref("fx"),))
+    assert a.fetch()[lease_ref("fx")] == cb
 
 
 def test_a_remote_that_cannot_be_reached_is_an_error_not_a_lost_race(tmp_path: Path) -> None:

@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from wanbuild.commands.session import open_session
+from wanbuild.commands.session import open_session, say_to
 from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
 from wanbuild.reconcile.index import fetch
+from wanbuild.reconcile.lease import Gate
 from wanbuild.reconcile.observe import api_of
 from wanbuild.remote.errors import PermanentRemoteError
 
@@ -24,6 +25,7 @@ def destroy_command(
     delete_jobs: bool,
 ) -> int:
     session = open_session(effect_dirs, overrides, out)
+    gates: list[Gate] = []
     try:
         for line in session.headers:
             print(line, file=out)
@@ -65,6 +67,11 @@ def destroy_command(
                 print("Nothing destroyed.", file=out)
                 return EXIT_ERROR
         for item, lock, deployments, jobs, files in work:
+            gate = item.gate(say_to(out, item.spec.effect), 600.0, "destroy")
+            if gate is not None:  # what is deleted is recorded where every machine sees it
+                gate.enter()
+                gates.append(gate)
+                lock = item.locked(gate)
             api = api_of(item.spec)
             for x in deployments:
                 item.client.delete_deployment(x.deployed_model)
@@ -85,5 +92,7 @@ def destroy_command(
             )
             print(f"{item.spec.effect}: destroyed", file=out)
     finally:
+        for gate in gates:
+            gate.release()
         session.close()
     return EXIT_OK

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from wanbuild.commands.backend import connect, describe
+from wanbuild.commands.session import Shared, say_to
 from wanbuild.config.load import display, load_effect, project_root
+from wanbuild.core.target import target_spec
 from wanbuild.dataset.desired import desired_state
 from wanbuild.errors import EXIT_OK, WanbuildError
 from wanbuild.reconcile.lockfile import LockFile, find_history
@@ -70,12 +72,22 @@ def reproduce_command(
                 f"`wanbuild adopt` its job or `wanbuild apply --forget-pending {rel}`"
             )
         e = loaded.effect
+        shared = Shared.of(e.backend)
+        gate = None
+        if shared is not None:  # a reproduction is a paid create like any other
+            spec = target_spec(e)
+            say = say_to(out, name)
+            gate = shared.gate(root, root / rel, spec, say=say, timeout=600.0, command="reproduce")
+            gate.enter()
+            lock = LockFile(root / rel, name, desired.target, publish=gate.publish)
         client = connect(e.backend, e.region, loaded.conf_dir, root)
         print(describe(e.backend, e.region, root), file=out)
         try:
             job_id = _train(client, desired, lock, sha, out)
         finally:
             client.close()
+            if gate is not None:
+                gate.release()
     print(f"{name}: reproduction of {sha[:12]} is job {job_id}", file=out)
     return EXIT_OK
 

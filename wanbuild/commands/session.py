@@ -66,16 +66,14 @@ class Item:
         """The effect's lease, to take before its first create (None: none is needed)."""
         if self.shared is None:
             return None
-        return Gate(
-            self.shared.remote(self.project),
-            self.spec.effect,
-            self.shared.ttl,
-            self.store.root,
-            lambda: LockFile(self.directory, self.spec.effect, self.spec.target, self.mirror),
-            say=say,
-            timeout=timeout,
-            command=command,
+        return self.shared.gate(
+            self.project, self.directory, self.spec, say=say, timeout=timeout, command=command
         )
+
+    def locked(self, gate: Gate | None) -> LockFile:
+        """The effect's lock, its writes published under `gate` once it is held."""
+        mirror, publish = self.mirror, gate.publish if gate else None
+        return LockFile(self.directory, self.spec.effect, self.spec.target, mirror, publish)
 
     @property
     def mirror(self) -> Path:
@@ -137,7 +135,6 @@ def open_session(
     recent: dict[Path, RecentClaims] = {}
     headers: list[str] = []
     real = False
-    shared: dict[tuple[str, float], Shared] = {}
     planner = _Planner(overrides, out, write) if build else None
     try:
         for effect_dir in effect_dirs:
@@ -166,9 +163,7 @@ def open_session(
                 o.desired,
                 indexes[key],
             )
-            if o.backend.name != "emulator" and o.backend.lease != "local":
-                remote, ttl = o.backend.lease_remote or "origin", o.backend.lease_ttl or 300.0
-                item.shared = shared.setdefault((remote, ttl), Shared(remote, ttl))
+            item.shared = Shared.of(o.backend)
             if o.project not in recent:
                 recent[o.project] = RecentClaims(item.claims)
             item.recent = recent[o.project]
@@ -189,12 +184,43 @@ class Shared:
     remote_name: str
     ttl: float
 
-    def remote(self, project: Path) -> GitRemote:
-        return GitRemote(project, self.remote_name)
+    @classmethod
+    def of(cls, backend: Backend) -> Shared | None:
+        """Where the backend's leases live; None for the embedded emulator (one machine by
+        construction) and for a project that says it is single-machine (lease: local)."""
+        if backend.name == "emulator" or backend.lease == "local":
+            return None
+        return cls(backend.lease_remote or "origin", backend.lease_ttl or 300.0)
+
+    def gate(
+        self,
+        project: Path,
+        directory: Path,
+        spec: TargetSpec,
+        *,
+        say: Callable[[str], None],
+        timeout: float,
+        command: str,
+    ) -> Gate:
+        return Gate(
+            GitRemote(project, self.remote_name),
+            spec.effect,
+            self.ttl,
+            Store.for_project(project).root,
+            lambda: LockFile(directory, spec.effect, spec.target, lineage_dir(project)),
+            say=say,
+            timeout=timeout,
+            command=command,
+        )
 
 
 def _prefixed(lines: list[str], effect: str) -> Callable[[str], None]:
     return lambda text: lines.append(f"{effect}: {text}")
+
+
+def say_to(out: TextIO, effect: str) -> Callable[[str], None]:
+    """A line about `effect` printed to `out` (what a lease says while it is taken)."""
+    return lambda text: print(f"{effect}: {text}", file=out, flush=True)
 
 
 def pull_shared(items: list[Item]) -> list[str]:

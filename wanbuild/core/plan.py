@@ -351,8 +351,10 @@ def _lost_lock(effect: str, found: tuple[str, ...], uploads: tuple[str, ...]) ->
     settle = (
         f"`wanbuild adopt {effect} JOB_ID` for the job that is this effect's"
         if jobs
-        else f"`wanbuild adopt {effect} FILE_ID` for each upload (or delete them in the "
-        "console: uploads are free to make again)"
+        else f"`wanbuild adopt {effect} JOB_ID` for a job trained on them (the service may "
+        "not echo names: look in the console), or, if none was made, "
+        f"`wanbuild adopt {effect} FILE_ID` for each upload (or delete them: uploads are free "
+        "to make again)"
     )
     return (
         f"no wanbuild.lock records a job for this effect, but the service holds {held} named "

@@ -107,10 +107,12 @@ def pull(
 ) -> bool:
     """Bring `lock` up to date from the fetched `refs`; True when it changed."""
     sha = refs.get(state_ref(lock.effect))
-    if sha is None or marker.read() == sha:
+    if sha is None:
+        return False
+    local, conflicted = lock.read_local()
+    if marker.read() == sha and not conflicted:
         return False
     remote_doc = json.loads(remote.read(sha, STATE_FILE).decode("utf-8"))
-    local, conflicted = lock.read_local()
     if conflicted:
         say(
             f"{lock.path.name} holds merge-conflict markers; replaced by the shared state "
@@ -120,10 +122,11 @@ def pull(
     changed = local is None or json.dumps(doc, sort_keys=True) != json.dumps(local, sort_keys=True)
     if changed:
         lock.replace(doc)
-        if local is not None and not conflicted:
+        if not conflicted:
             say(
                 f"{lock.path.name} brought up to date from the shared state "
-                f"({state_ref(lock.effect)} on {remote.name}): another machine applied it"
+                f"({state_ref(lock.effect)} on {remote.name}): "
+                + ("another machine applied it" if local is not None else "none was here")
             )
     marker.write(sha)
     return changed

@@ -151,14 +151,27 @@ class GitRemote:
                 status[parts[1].rpartition(":")[2]] = (parts[0], parts[2])
         if not status:
             raise GitRefsError(_last_line(err.encode()) or "git push failed")
-        stale = tuple(r for r, (_, note) in status.items() if "stale info" in note)
+        # a lost race shows either here (the advertised value was not the expected one) or
+        # on the remote, which found the ref moved when it locked it to update it
+        raced = "cannot lock ref" in err
+        stale = tuple(
+            r
+            for r, (flag, note) in status.items()
+            if "stale info" in note or (raced and flag == "!" and "remote rejected" in note)
+        )
         refused = [
             f"{r}: {note}"
             for r, (flag, note) in status.items()
             if flag == "!" and r not in stale and "atomic push failed" not in note
         ]
         if refused and not stale:
-            raise GitRefsError(f"the remote refused the push ({'; '.join(refused)})")
+            said = [
+                line.removeprefix("remote:").strip()
+                for line in err.splitlines()
+                if line.startswith("remote:") and line.removeprefix("remote:").strip()
+            ]
+            why = "; ".join(refused + ([f"it says: {' '.join(said)}"] if said else []))
+            raise GitRefsError(f"the remote refused the push ({why})")
         return Pushed(ok=not stale and not refused, stale=stale)
 
 
