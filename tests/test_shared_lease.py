@@ -178,6 +178,26 @@ def test_a_holder_killed_after_its_job_create_leaves_one_job(
     assert census(service) == {"jobs": 1, "deployments": 1}
 
 
+def test_a_held_lease_is_shown_by_plan_and_stops_apply_after_its_timeout(tmp_path: Path) -> None:
+    remote, laptop = repository(tmp_path)
+    runner = clone(remote, tmp_path / "runner")
+    held = lease_on(laptop)
+    held.take(timeout=0)
+    with served(tmp_path / "cloud") as url:
+        code, out = finished(wanbuild(runner, url, "plan"))
+        assert code == 2, out
+        assert "fx: being applied now by " in out
+        assert f"pid {os.getpid()} (apply)" in out
+        code, out = finished(wanbuild(runner, url, "apply", "--yes", "--lock-timeout", "1"))
+        assert census(url)["jobs"] == 0
+    assert code == 1, out
+    assert "fx: waiting for the lease held by" in out
+    assert "another machine holds its lease" in out
+    assert "`wanbuild unlock fx`" in out
+    assert "uploading" not in out
+    held.release()
+
+
 def test_a_remote_that_refuses_pushes_stops_apply_before_any_create(
     tmp_path: Path, service: str
 ) -> None:

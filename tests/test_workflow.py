@@ -51,7 +51,13 @@ def test_main_applies_with_the_key_of_a_protected_environment_and_commits_the_li
     assert apply["concurrency"]["cancel-in-progress"] is False  # never cut an apply short
     assert apply["permissions"] == {"contents": "write"}
     steps = {s.get("name"): s for s in apply["steps"]}
-    assert steps["Apply"]["run"] == "wanbuild apply --yes backend=dashscope"
+    # the same lease as any machine: the concurrency group serializes only the workflow's runs
+    assert steps["Apply"]["run"] == (
+        "wanbuild apply --yes --lock-timeout 1500 backend=dashscope backend.lease=git"
+    )
+    checkout = apply["steps"][0]
+    assert checkout["uses"].startswith("actions/checkout@")
+    assert checkout.get("with", {}).get("persist-credentials", True) is not False  # to push
     assert steps["Apply"]["env"]["DASHSCOPE_API_KEY"] == "${{ secrets.DASHSCOPE_API_KEY }}"
     commit = steps["Commit the lineage"]
     assert commit["if"] == "always()"

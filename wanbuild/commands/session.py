@@ -16,10 +16,10 @@ from wanbuild.dataset import plan_cache
 from wanbuild.errors import WanbuildError
 from wanbuild.reconcile.claims import Claims, RecentClaims, project_effect_dirs, read_claims
 from wanbuild.reconcile.index import RemoteIndex
-from wanbuild.reconcile.lease import Gate
+from wanbuild.reconcile.lease import Gate, holder_of
 from wanbuild.reconcile.lockfile import LockFile, lineage_dir
 from wanbuild.reconcile.observe import api_of, observe
-from wanbuild.reconcile.shared_state import Marker, pull
+from wanbuild.reconcile.shared_state import Marker, lease_ref, pull
 from wanbuild.remote.client import Client
 from wanbuild.spec.endpoint import Backend, Region
 from wanbuild.spec.state import Desired, Observed, TargetSpec
@@ -240,7 +240,15 @@ def pull_shared(items: list[Item]) -> list[str]:
             for item in group:
                 lock = LockFile(item.directory, item.spec.effect, item.spec.target, item.mirror)
                 marker = Marker(item.store.root, item.spec.effect, url)
-                pull(remote, refs, lock, marker, _prefixed(lines, item.spec.effect))
+                say = _prefixed(lines, item.spec.effect)
+                pull(remote, refs, lock, marker, say)
+                held = refs.get(lease_ref(item.spec.effect))
+                holder = holder_of(remote, held) if held else None
+                if holder is not None:
+                    say(
+                        f"being applied now by {holder.describe()}: what it has not recorded "
+                        "yet shows below as unrecorded or absent; apply waits for its lease"
+                    )
         except GitRefsError as e:
             lines.append(
                 f"shared state: cannot read git remote {name!r} ({e}); this checkout's "
