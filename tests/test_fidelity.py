@@ -6,8 +6,11 @@ fitted correctly before are fitted byte for byte the same (pinned)."""
 from __future__ import annotations
 
 import hashlib
+import itertools
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import pytest
 from PIL import Image
 
@@ -31,7 +34,8 @@ def fitted(src: Path, dst: Path, expected: str) -> tuple[MediaFacts, Path]:
     assert isinstance(facts, MediaFacts), facts
     fit = fit_media(facts, BEIJING_IMAGE, BEIJING_VIDEO)
     assert fit is not None
-    assert fit.needed
+    if not fit.needed:
+        return facts, src  # shipped as it is
     out = dst.with_suffix(fit.ext)
     fit_file(src, out, fit)
     return facts, out
@@ -65,3 +69,177 @@ def test_files_fitted_correctly_before_are_fitted_byte_for_byte_the_same(tmp_pat
         _, out = fitted(path, tmp_path / "out" / name, kind)
         got[name] = hashlib.sha256(out.read_bytes()).hexdigest()
     assert got == PINNED_FITS
+
+
+# The corpus. Every clip is made from an intended picture P, what a player must show: left
+# half white, right half dark with a grey band on top (no turn or mirror leaves it the same),
+# and a square at the bottom left whose grey moves every frame (each frame is distinct). The
+# stored frames are P as the camera wrote them: turned back and mirrored where the file's
+# display matrix (or EXIF orientation) turns and mirrors it for the player.
+
+FPS = 16
+
+
+def intended(w: int, h: int, i: int = 0) -> Image.Image:
+    im = Image.new("L", (w, h), 40)
+    im.paste(255, (0, 0, w // 2, h))
+    im.paste(150, (w // 2, 0, w, h // 4))
+    im.paste((0, 110, 220)[i % 3], (0, h // 2, w // 4, h))
+    return im.convert("RGB")
+
+
+def stored(p: Image.Image, turn: int, mirror: bool) -> Image.Image:
+    """What a camera writes for a player that turns `turn` degrees counter-clockwise and then
+    mirrors: the inverse, taken step by step from the picture the player must show."""
+    T = Image.Transpose
+    if mirror:
+        p = p.transpose(T.FLIP_LEFT_RIGHT)
+    if turn:
+        p = p.transpose({90: T.ROTATE_270, 180: T.ROTATE_180, 270: T.ROTATE_90}[turn])
+    return p
+
+
+def clip(
+    path: Path,
+    size: tuple[int, int],
+    frames: int,
+    *,
+    fmt: str | None = None,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    turn: int = 0,
+    mirror: bool = False,
+    sar: Fraction | None = None,
+    cover: bool = False,
+    times: list[float] | None = None,
+    rate: int = FPS,
+) -> Path:
+    """A clip of `frames` frames of P (displayed `size`), stored as a camera would."""
+    w, h = size
+    coded = stored(intended(w, h), turn, mirror).size
+    if sar is not None:  # stored narrower, shown wider
+        coded = (round(coded[0] / sar), coded[1])
+    with av.open(str(path), "w", format=fmt) as c:
+        thumb = c.add_stream(codec, rate=rate) if cover else None
+        if thumb is not None:  # a thumbnail first, as some phones and editors write one
+            thumb.width, thumb.height, thumb.pix_fmt = 32, 32, pix_fmt
+        s = c.add_stream(codec, rate=rate)
+        s.width, s.height, s.pix_fmt = coded[0], coded[1], pix_fmt
+        s.codec_context.thread_count = 1
+        if sar is not None:
+            s.codec_context.sample_aspect_ratio = sar
+        if turn or mirror:
+            s.set_display_rotation(turn, hflip=mirror)
+        if times is not None:
+            s.codec_context.time_base = Fraction(1, 1000)
+        if thumb is not None:
+            frame = av.VideoFrame.from_image(Image.new("RGB", (32, 32), (200, 30, 30)))
+            frame.pts = 0
+            for packet in [*thumb.encode(frame), *thumb.encode()]:
+                c.mux(packet)
+        for i in range(frames):
+            im = stored(intended(w, h, i), turn, mirror).resize(coded)
+            frame = av.VideoFrame.from_image(im).reformat(format=pix_fmt)
+            if times is not None:
+                frame.pts, frame.time_base = round(times[i] * 1000), Fraction(1, 1000)
+            else:
+                frame.pts = i
+            for packet in s.encode(frame):
+                c.mux(packet)
+        for packet in s.encode():
+            c.mux(packet)
+    return path
+
+
+def displayed(path: Path) -> tuple[list[Image.Image], float]:
+    """A fitted video as a player shows it (it must carry no display matrix and square
+    pixels, so its decoded frames are what is shown), and its duration."""
+    with av.open(str(path)) as c:
+        [v] = c.streams.video
+        assert not v.sample_aspect_ratio or v.sample_aspect_ratio == 1
+        frames = []
+        for frame in c.decode(v):
+            assert not any("DISPLAYMATRIX" in str(s.type) for s in frame.side_data)
+            frames.append(frame.to_image().convert("RGB"))
+        duration = float(v.duration * v.time_base) if v.duration else len(frames) / FPS
+    return frames, duration
+
+
+def difference(a: Image.Image, b: Image.Image) -> float:
+    small = (16, 16)
+    x = a.convert("L").resize(small, Image.Resampling.BOX).tobytes()
+    y = b.convert("L").resize(small, Image.Resampling.BOX).tobytes()
+    return sum(abs(p - q) for p, q in zip(x, y, strict=True)) / len(x)
+
+
+def mean(im: Image.Image) -> float:
+    data = im.convert("L").tobytes()
+    return sum(data) / len(data)
+
+
+def changes(frames: list[Image.Image]) -> int:
+    return sum(1 for a, b in itertools.pairwise(frames) if difference(a, b) > 1.0)
+
+
+# name -> (how to make it, the displayed size, frames, seconds of it a fit keeps)
+VIDEOS = {
+    "portrait phone clip (90)": (dict(turn=90), (72, 128), 16),
+    "portrait 1280x720 stored, 90": (dict(turn=90), (720, 1280), 8),
+    "upside down (180)": (dict(turn=180), (128, 72), 16),
+    "portrait the other way (270)": (dict(turn=270), (72, 128), 16),
+    "mirrored (front camera)": (dict(mirror=True), (128, 72), 16),
+    "portrait and mirrored": (dict(turn=90, mirror=True), (72, 128), 16),
+    "upside down and mirrored": (dict(turn=180, mirror=True), (128, 72), 16),
+    "anamorphic (sample aspect 2:1)": (dict(sar=Fraction(2)), (128, 64), 16),
+    "a cover picture before the clip (MOV)": (dict(cover=True, fmt="mov"), (128, 72), 16),
+    "raw H.264 stream, 3 s": (dict(fmt="h264"), (640, 360), 48),
+    "raw HEVC stream": (dict(fmt="hevc", codec="libx265"), (128, 72), 16),
+    "MKV": (dict(fmt="matroska"), (128, 72), 16),
+    "MPEG-TS": (dict(fmt="mpegts"), (128, 72), 16),
+    "WebM VP9": (dict(fmt="webm", codec="libvpx-vp9"), (128, 72), 16),
+    "AVI MPEG-4": (dict(fmt="avi", codec="mpeg4"), (128, 72), 16),
+    "ProRes 422 MOV": (dict(fmt="mov", codec="prores_ks", pix_fmt="yuv422p10le"), (128, 72), 16),
+    "HEVC 10-bit MP4": (dict(fmt="mp4", codec="libx265", pix_fmt="yuv420p10le"), (128, 72), 16),
+    "GIF": (dict(fmt="gif", codec="gif", pix_fmt="rgb8"), (128, 72), 16),
+    "variable frame rate": (
+        dict(times=[(i // 2) * 0.1 + (0.02 if i % 2 else 0.0) for i in range(24)]),
+        (128, 72),
+        24,
+    ),
+    "240 fps, 4K-wide over the limit": (dict(rate=240), (1024, 576), 24),
+    "longer than the limit (6 s)": (dict(), (128, 72), 96),
+}
+SUFFIX = {
+    "h264": ".h264",
+    "hevc": ".hevc",
+    "matroska": ".mkv",
+    "mpegts": ".ts",
+    "webm": ".webm",
+    "avi": ".avi",
+    "gif": ".gif",
+    "mov": ".mov",
+}
+
+
+@pytest.mark.parametrize("name", list(VIDEOS))
+def test_a_fitted_clip_shows_what_the_source_shows(tmp_path: Path, name: str) -> None:
+    how, size, frames = VIDEOS[name]
+    src = clip(tmp_path / f"src{SUFFIX.get(str(how.get('fmt')), '.mp4')}", size, frames, **how)  # type: ignore[arg-type]
+    facts, out = fitted(src, tmp_path / "out", "video")
+    assert (facts.width, facts.height) == size, facts  # the probe sees what a player shows
+    shown, duration = displayed(out)
+    w, h = shown[0].size
+    assert abs(w / h - size[0] / size[1]) <= 0.02 * size[0] / size[1], (w, h)
+    want = intended(w, h)
+    assert difference(shown[0], want) < 12, "not the picture the source shows"
+    assert abs(mean(shown[0]) - mean(want)) < 4
+    rate = how.get("rate", FPS)
+    times = how.get("times")
+    if times:  # variable frame rate: each frame lasts until the next, the last one 1/FPS
+        source_s, starts = times[-1] + 1 / FPS, times  # type: ignore[index,operator]
+    else:
+        source_s, starts = frames / rate, [i / rate for i in range(frames)]  # type: ignore[operator]
+    kept_s = min(source_s, BEIJING_VIDEO.max_duration_s)
+    assert abs(duration - kept_s) <= max(1 / FPS, 1 / rate) + 1e-6, (duration, kept_s)  # type: ignore[operator]
+    kept = sum(1 for t in starts if t < kept_s - 1e-6)  # type: ignore[attr-defined]
+    assert changes(shown) >= kept - 1, f"{changes(shown) + 1} distinct frames of {kept}"

@@ -33,6 +33,12 @@ class Fit:
     trim_to_s: float | None = None
     reencode: bool = False  # image: re-encode for size; video: transcode
     max_bytes: int | None = None
+    # what the player shows, made the pixels (media.display): the display matrix's turn and
+    # mirror, the video stream used, the rate of a stream without timestamps
+    turn: int = 0
+    mirror: bool = False
+    stream: int | None = None
+    rate: float | None = None
 
     @property
     def needed(self) -> bool:
@@ -44,10 +50,12 @@ class Fit:
 
     def key(self) -> str:
         """What the fitted output depends on, besides the source bytes (for the fitted cache)."""
-        return (
+        key = (
             f"{self.type}:{self.format}:{self.width}x{self.height}:trim={self.trim_to_s}:"
             f"re={self.reencode}:max={self.max_bytes}"
         )
+        shown = (self.turn, self.mirror, self.stream, self.rate)
+        return key if shown == (0, False, None, None) else f"{key}:shown={shown}"
 
     def describe(self) -> str:
         return ", ".join(self.changes)
@@ -70,6 +78,7 @@ def fit_image(m: MediaFacts, lim: ImageLimits) -> Fit:
         fmt = "PNG"
     if m.rotated:
         changes.append("EXIF rotation applied")
+    deep = m.deep
     w, h = scale_within(m.width, m.height, lim.max_width, lim.max_height, even=False)
     if (w, h) != (m.width, m.height):
         changes.append(f"{m.width}x{m.height} -> {w}x{h}")
@@ -80,6 +89,8 @@ def fit_image(m: MediaFacts, lim: ImageLimits) -> Fit:
             f"{m.bytes / 1_048_576:.1f} MB re-encoded as JPEG to fit "
             f"{(lim.max_bytes or 0) / 1_048_576:.0f} MB"
         )
+    if deep and changes:  # fitted anyway: its tones are scaled to 8 bits, never clipped
+        changes.append("high bit depth -> 8-bit, tones kept")
     return Fit("image", fmt, w, h, tuple(changes), reencode=reencode, max_bytes=lim.max_bytes)
 
 
@@ -92,6 +103,23 @@ def fit_video(m: MediaFacts, lim: VideoLimits) -> Fit:
         fmt, transcode = "mp4", True
     elif m.codec not in VIDEO_CODECS:
         changes.append(f"{m.codec} -> H.264")
+        fmt, transcode = "mp4", True
+    # what a player shows is what is shipped: in a file that carries no display matrix, on
+    # square pixels, one video stream, timed
+    if m.stream_note:
+        changes.append(m.stream_note)
+        fmt, transcode = "mp4", True
+    if m.turn or m.mirror:
+        what = ", ".join(
+            ([f"turned {m.turn}°"] if m.turn else []) + (["mirrored"] if m.mirror else [])
+        )
+        changes.append(f"display matrix applied ({what})")
+        fmt, transcode = "mp4", True
+    if m.sar:
+        changes.append(f"non-square pixels (sample aspect {m.sar}) -> square")
+        fmt, transcode = "mp4", True
+    if m.untimed:
+        changes.append(f"no timestamps: timed at its declared {m.fps or 0:g} fps")
         fmt, transcode = "mp4", True
     w, h = scale_within(m.width, m.height, lim.max_width, lim.max_height, even=True)
     if (w, h) != (m.width, m.height):
@@ -116,6 +144,10 @@ def fit_video(m: MediaFacts, lim: VideoLimits) -> Fit:
         trim_to_s=trim,
         reencode=transcode,
         max_bytes=lim.max_bytes,
+        turn=m.turn,
+        mirror=m.mirror,
+        stream=m.stream,
+        rate=m.fps if m.untimed else None,
     )
 
 

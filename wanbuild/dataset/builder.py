@@ -28,7 +28,7 @@ from wanbuild.core.prompts import compile_effect
 from wanbuild.dataset.preflight import preflight
 from wanbuild.errors import WanbuildError
 from wanbuild.media.fit import fit_file
-from wanbuild.media.probe import probe_media_facts
+from wanbuild.media.probe import media_path, probe_media_facts
 from wanbuild.spec.effect import Effect
 from wanbuild.spec.kinds import SAMPLE_MEDIA
 from wanbuild.spec.media import MediaFacts
@@ -160,7 +160,7 @@ def _plan(
                 assert isinstance(facts, MediaFacts)
                 name, path, entry = _media_entry(effect, sample.id, key, rel, facts, cache, store)
                 if entry.fit:
-                    report(f"{display(effect.directory / rel)}: {entry.fit}")
+                    report(f"{display(media_path(effect.directory, rel))}: {entry.fit}")
                 names[key] = name
                 sources[name] = path
                 entries.append(entry)
@@ -185,7 +185,7 @@ def _media_entry(
     assert limits is not None  # preflight reports a model not offered in the region
     fit = fit_media(facts, limits.image, limits.video)
     assert fit is not None
-    src = effect.directory / rel
+    src = media_path(effect.directory, rel)
     src_sha = cache.sha256(src)
     name = layout.entry_name(effect.kind, sample_id, key, fit.ext)
     if not fit.needed:

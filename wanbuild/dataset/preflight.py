@@ -65,12 +65,17 @@ def probe_media(effect: Effect, cache: HashCache) -> dict[MediaKey, Probe]:
     return probes
 
 
+# Bumped when the probe learns more of a file (2: what a player shows, media.display): facts
+# remembered by an older version are probed again.
+FACTS_VERSION = 2
+
+
 def _probe(effect: Effect, rel: str, media_type: str, compare: bool, cache: HashCache) -> Probe:
     where = resolve_media(effect.directory, rel)
     if isinstance(where, MediaProblem):
         return where
     sha = cache.sha256(where)
-    kind = f"{media_type}:{int(compare)}"
+    kind = f"{media_type}:{int(compare)}:{FACTS_VERSION}"
     known = cache.facts(sha, kind)
     if known is not None:
         signature = known.pop("signature", None)

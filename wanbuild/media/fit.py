@@ -8,11 +8,14 @@ timestamp, so a clip is trimmed but never re-timed; audio is not carried over.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from wanbuild.core.fitting import Fit
 from wanbuild.errors import WanbuildError
+from wanbuild.media.display import eight_bit, upright
 from wanbuild.media.x264 import x264_options
 
 _JPEG_QUALITIES = (95, 90, 85, 80, 70, 60, 50)
@@ -37,7 +40,7 @@ def _fit_image(src: Path, dst: Path, fit: Fit) -> None:
     with Image.open(src) as opened:
         if opened.format == "JPEG":
             opened.draft("RGB", (fit.width, fit.height))
-        im = ImageOps.exif_transpose(opened)
+        im = eight_bit(ImageOps.exif_transpose(opened))
         if im.size != (fit.width, fit.height):
             im = im.resize((fit.width, fit.height), Image.Resampling.LANCZOS)
         if fit.format in ("JPEG", "BMP") and im.mode not in ("RGB", "L"):
@@ -61,28 +64,33 @@ def _fit_video(src: Path, dst: Path, fit: Fit) -> None:
     import av
 
     with av.open(str(src)) as inp, av.open(str(dst), mode="w", format="mp4") as out:
-        iv = inp.streams.video[0]
-        rate = iv.average_rate or iv.guessed_rate or Fraction(16)
+        iv: Any = inp.streams[fit.stream] if fit.stream is not None else inp.streams.video[0]
+        if fit.rate is not None:  # no timestamps: the rate the stream declares times it
+            rate = Fraction(fit.rate).limit_denominator(1001)
+        else:
+            rate = iv.average_rate or iv.guessed_rate or Fraction(16)
         ov = out.add_stream("libx264", rate=Fraction(rate))
         ov.width, ov.height, ov.pix_fmt = fit.width, fit.height, "yuv420p"
         ov.codec_context.thread_count = 1
         ov.options = x264_options(18)
         if fit.max_bytes is not None:
             ov.options = {**ov.options, "maxrate": str(fit.max_bytes * 8 // 12), "bufsize": "4M"}
+        shown = _shown(fit)
         start: float | None = None
         index = 0
-        for frame in inp.decode(iv):
-            t = float(frame.time or 0.0)
+        for n, frame in enumerate(inp.decode(iv)):
+            t = float(frame.time) if frame.time is not None else n / float(rate)
             start = t if start is None else start
             t -= start
             if fit.trim_to_s is not None and t >= fit.trim_to_s - 1e-6:
                 break
             # constant frame rate at the source's rate: emit this frame for every output slot
-            # up to its timestamp, so durations (and speed) are kept
+            # up to its timestamp, so durations (and speed) are kept; and in one slot at least,
+            # so that no frame of an irregularly timed source (VFR, GIF's centiseconds) is lost
             out_frame = None
-            while index / rate <= t + 0.5 / float(rate):
+            while out_frame is None or index / rate <= t + 0.5 / float(rate):
                 if out_frame is None:
-                    out_frame = frame.reformat(width=fit.width, height=fit.height, format="yuv420p")
+                    out_frame = shown(frame)
                 out_frame.pts = index
                 out_frame.time_base = Fraction(1) / Fraction(rate)
                 for packet in ov.encode(out_frame):
@@ -90,3 +98,25 @@ def _fit_video(src: Path, dst: Path, fit: Fit) -> None:
                 index += 1
         for packet in ov.encode():
             out.mux(packet)
+
+
+def _shown(fit: Fit) -> Callable[[Any], Any]:
+    """A decoded frame as the output's: scaled, and turned and mirrored as the display
+    matrix says (the output carries none)."""
+    import av
+
+    if not (fit.turn or fit.mirror):
+        return lambda frame: frame.reformat(width=fit.width, height=fit.height, format="yuv420p")
+
+    def upright_frame(frame: Any) -> Any:
+        im = upright(frame.to_image(), fit.turn, fit.mirror)
+        im = im.resize((fit.width, fit.height), _lanczos())
+        return av.VideoFrame.from_image(im).reformat(format="yuv420p")  # type: ignore[no-untyped-call]
+
+    return upright_frame
+
+
+def _lanczos() -> Any:
+    from PIL import Image
+
+    return Image.Resampling.LANCZOS

@@ -11,6 +11,7 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from wanbuild.media.display import HIGH_DEPTH, eight_bit
 from wanbuild.spec.media import MediaFacts, MediaProblem, Probe
 
 _EXIF_ORIENTATION = 0x0112
@@ -33,6 +34,7 @@ def probe_image(path: Path, *, signature: bool = False) -> MediaFacts:
         with Image.open(path) as im:
             w, h = im.size
             fmt = im.format or "?"
+            deep = im.mode in HIGH_DEPTH
             # getexif() on a PNG decodes the whole image; PNGs carry no rotation anyway
             orientation = 1 if fmt == "PNG" else im.getexif().get(_EXIF_ORIENTATION, 1)
             if orientation in (5, 6, 7, 8):
@@ -41,16 +43,25 @@ def probe_image(path: Path, *, signature: bool = False) -> MediaFacts:
             if signature:
                 if fmt == "JPEG":
                     im.draft("L", (SIGNATURE_SIDE * 4, SIGNATURE_SIDE * 4))
-                sig = _signature(ImageOps.exif_transpose(im))
+                sig = _signature(eight_bit(ImageOps.exif_transpose(im)))
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
         raise ValueError(f"not a readable image ({e.__class__.__name__})") from None
     return MediaFacts(
-        "image", fmt, w, h, path.stat().st_size, rotated=orientation != 1, signature=sig
+        "image",
+        fmt,
+        w,
+        h,
+        path.stat().st_size,
+        rotated=orientation != 1,
+        signature=sig,
+        deep=deep,
     )
 
 
 def probe_video(path: Path, *, signature: bool = False) -> MediaFacts:
     import av
+
+    from wanbuild.media.display import displayed_frame, played, played_stream
 
     try:
         with av.open(str(path)) as c:
@@ -58,27 +69,52 @@ def probe_video(path: Path, *, signature: bool = False) -> MediaFacts:
                 raise ValueError("no video stream")
             if _is_still_image(c.format.name):
                 raise ValueError("a still image")
-            v = c.streams.video[0]
+            v, note = played_stream(c)
             cc = v.codec_context
-            if v.duration is not None and v.time_base is not None:
-                duration = float(v.duration * v.time_base)
-            else:
-                duration = (c.duration or 0) / av.time_base
-            fps = float(v.average_rate or 0)
-            width, height = cc.width, cc.height
-            codec = cc.name
             container = _container_name(c.format.name, c.metadata, path)
             frame = next(c.decode(v), None)
             if frame is None:
                 raise ValueError("no decodable frame")
-            if getattr(frame, "rotation", 0) in (90, -90, 270, -270):
-                width, height = height, width
-            sig = _signature(frame.to_image()) if signature else None  # type: ignore[no-untyped-call]
+            shown = played(c, v, frame, note)
+            if shown.rate is not None:  # no timestamps: the frames, counted, at their rate
+                fps = float(shown.rate)
+                duration = _packets(path, v.index) / fps
+            else:
+                fps = float(v.average_rate or 0)
+                if v.duration is not None and v.time_base is not None:
+                    duration = float(v.duration * v.time_base)
+                else:
+                    duration = (c.duration or 0) / av.time_base
+            width, height = shown.size(cc.width, cc.height)
+            codec = cc.name
+            sig = _signature(displayed_frame(frame, shown)) if signature else None
     except (av.error.FFmpegError, StopIteration, IndexError) as e:
         raise ValueError(f"not a readable video ({e.__class__.__name__})") from None
     return MediaFacts(
-        "video", container, width, height, path.stat().st_size, duration, codec, fps, signature=sig
+        "video",
+        container,
+        width,
+        height,
+        path.stat().st_size,
+        duration,
+        codec,
+        fps,
+        signature=sig,
+        turn=shown.turn,
+        mirror=shown.mirror,
+        sar=None if shown.sar == 1 else f"{shown.sar.numerator}:{shown.sar.denominator}",
+        stream=shown.index if note else None,
+        stream_note=note,
+        untimed=shown.rate is not None,
     )
+
+
+def _packets(path: Path, index: int) -> int:
+    """How many frames a stream holds, by its packets (nothing decoded)."""
+    import av
+
+    with av.open(str(path)) as c:
+        return sum(1 for packet in c.demux(c.streams[index]) if packet.size)
 
 
 def _is_still_image(ffmpeg_format: str) -> bool:
@@ -97,9 +133,20 @@ def _container_name(ffmpeg_format: str, metadata: dict[str, str], path: Path) ->
     return names[-1] if "webm" in names else names[0]
 
 
+def _written(rel: str) -> PurePosixPath:
+    """A path as samples.yaml writes it: `/` or `\\` between its parts (Windows users)."""
+    return PurePosixPath(rel.replace("\\", "/"))
+
+
+def media_path(root: Path, rel: str) -> Path:
+    """The file `rel` names under `root`: what validate checks is what build reads. Every
+    command that opens a sample's media joins its path here."""
+    return root.joinpath(*_written(rel).parts)
+
+
 def resolve_media(root: Path, rel: str) -> Path | MediaProblem:
     """Where `rel` (as written in samples.yaml) points, if it stays inside `root`."""
-    pure = PurePosixPath(rel.replace("\\", "/"))
+    pure = _written(rel)
     if pure.is_absolute():
         return MediaProblem(
             "absolute", "an absolute path; write it relative to the effect directory"
@@ -108,7 +155,7 @@ def resolve_media(root: Path, rel: str) -> Path | MediaProblem:
         return MediaProblem(
             "traversal", "the path climbs out with '..'; keep media inside the effect"
         )
-    path = root / Path(*pure.parts)
+    path = media_path(root, rel)
     if not os.path.lexists(path):
         return MediaProblem("missing", "no such file")
     try:
@@ -133,8 +180,12 @@ def probe_path(where: Path, expected: str, *, signature: bool = False) -> Probe:
     first, second = (
         (probe_image, probe_video) if expected == "image" else (probe_video, probe_image)
     )
+    from wanbuild.media.display import Undisplayable
+
     try:
         return first(where, signature=signature)
+    except Undisplayable as e:
+        return MediaProblem("unreadable", str(e))
     except ValueError as e:
         reason = str(e)
     try:

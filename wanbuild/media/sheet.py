@@ -25,19 +25,23 @@ def _frames(path: Path) -> list[Any]:
     """First, middle and last frames, decoded in one pass, only thumbnails kept."""
     import av
 
+    from wanbuild.media.display import displayed_frame, played, played_stream
+
     try:
         with av.open(str(path)) as c:
-            stream = c.streams.video[0]
+            stream, note = played_stream(c)  # as a player shows it: that stream, upright
             total = int(stream.frames or 0)
             keep: dict[int, Any] = {}
             last = None
+            shown = None
             for i, frame in enumerate(c.decode(stream)):
+                shown = shown or played(c, stream, frame, note)
                 if i == 0 or (total and i == total // 2):
-                    keep[i] = _thumb(frame.to_image())  # type: ignore[no-untyped-call]
+                    keep[i] = _thumb(displayed_frame(frame, shown))
                 last = frame
-            if last is not None:
-                keep[max(keep, default=0) + 1] = _thumb(last.to_image())  # type: ignore[no-untyped-call]
-    except (av.error.FFmpegError, IndexError):
+            if last is not None and shown is not None:
+                keep[max(keep, default=0) + 1] = _thumb(displayed_frame(last, shown))
+    except (av.error.FFmpegError, IndexError, ValueError):
         return []
     return [keep[i] for i in sorted(keep)]
 

@@ -8,7 +8,13 @@ Each finding names the file, the key or sample, and the fix.
 from wanbuild.core.findings import Finding
 from wanbuild.core.lint.base import LintInput, MediaKey
 from wanbuild.core.lint.config_rules import _hyper_parameters, _region
-from wanbuild.core.lint.media_rules import _first_frames, _max_pixels, _media, _totals
+from wanbuild.core.lint.media_rules import (
+    _first_frames,
+    _last_frames,
+    _max_pixels,
+    _media,
+    _totals,
+)
 from wanbuild.core.lint.prompt_rules import _prompts, _samples, _template, _trigger
 from wanbuild.core.lint.step_rules import _deploy, _steps
 
@@ -27,6 +33,7 @@ def lint(inp: LintInput) -> list[Finding]:
         _deploy,
         _media,
         _first_frames,
+        _last_frames,
         _max_pixels,
         _totals,
     )

@@ -149,16 +149,38 @@ def _first_frames(inp: LintInput) -> Iterator[Finding]:
                     "check the pairing: the model learns to continue the given picture",
                 )
                 continue
-        image_ratio, video_ratio = image.width / image.height, video.width / video.height
-        if abs(image_ratio - video_ratio) > 0.05 * video_ratio:
-            yield Finding(
-                "warning",
-                inp.samples_file,
-                where,
-                f"{s.first_frame} is {image.width}x{image.height} but {s.video} is "
-                f"{video.width}x{video.height}: a different aspect ratio",
-                "use the clip's own first frame",
-            )
+        yield from _same_aspect(inp, where, s.first_frame, image, s.video, video, "first")
+
+
+def _last_frames(inp: LintInput) -> Iterator[Finding]:
+    """kf2v: a sample's last_frame is the picture its clip ends on, in the clip's aspect."""
+    for i, s in enumerate(inp.effect.samples.train):
+        image = inp.probes.get(("train", i, "last_frame"))
+        video = inp.probes.get(("train", i, "video"))
+        if isinstance(image, MediaFacts) and isinstance(video, MediaFacts):
+            where = _where("train", i, s, "last_frame")
+            yield from _same_aspect(inp, where, s.last_frame, image, s.video, video, "last")
+
+
+def _same_aspect(
+    inp: LintInput,
+    where: str,
+    picture: str | None,
+    image: MediaFacts,
+    clip: str | None,
+    video: MediaFacts,
+    which: str,
+) -> Iterator[Finding]:
+    image_ratio, video_ratio = image.width / image.height, video.width / video.height
+    if abs(image_ratio - video_ratio) > 0.05 * video_ratio:
+        yield Finding(
+            "warning",
+            inp.samples_file,
+            where,
+            f"{picture} is {image.width}x{image.height} but {clip} is "
+            f"{video.width}x{video.height}: a different aspect ratio",
+            f"use the clip's own {which} frame",
+        )
 
 
 def _problem_fix(p: MediaProblem) -> str:
