@@ -68,7 +68,7 @@ def _fit_video(src: Path, dst: Path, fit: Fit) -> None:
         if fit.rate is not None:  # no timestamps: the rate the stream declares times it
             rate = Fraction(fit.rate).limit_denominator(1001)
         else:
-            rate = iv.average_rate or iv.guessed_rate or Fraction(16)
+            rate = _kept_rate(src, iv.index, iv.average_rate or iv.guessed_rate or Fraction(16))
         ov = out.add_stream("libx264", rate=Fraction(rate))
         ov.width, ov.height, ov.pix_fmt = fit.width, fit.height, "yuv420p"
         ov.codec_context.thread_count = 1
@@ -98,6 +98,28 @@ def _fit_video(src: Path, dst: Path, fit: Fit) -> None:
                 index += 1
         for packet in ov.encode():
             out.mux(packet)
+
+
+def _kept_rate(src: Path, index: int, declared: Fraction) -> Fraction:
+    """The rate the output runs at: the one the container declares, unless the frames' own
+    timestamps average to another (a variable frame rate, GIF's centisecond delays, a track
+    whose default duration is not what its frames say): then that average, so that every
+    frame gets its slot and the clip its duration. Read from the packets, nothing decoded."""
+    import av
+
+    with av.open(str(src)) as c:
+        stream = c.streams[index]
+        stamps = [p.pts for p in c.demux(stream) if p.pts is not None and p.size]
+        base = stream.time_base
+    if len(stamps) < 2 or base is None:
+        return declared
+    span = float((max(stamps) - min(stamps)) * base)
+    if span <= 0:
+        return declared
+    average = (len(stamps) - 1) / span
+    if abs(average - float(declared)) <= 0.01 * float(declared):
+        return declared
+    return Fraction(average).limit_denominator(1001)
 
 
 def _shown(fit: Fit) -> Callable[[Any], Any]:
