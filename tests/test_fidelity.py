@@ -257,3 +257,152 @@ def test_a_fitted_clip_shows_what_the_source_shows(tmp_path: Path, name: str) ->
     assert abs(duration - kept_s) <= max(1 / FPS, 1 / rate) + 1e-6, (duration, kept_s)  # type: ignore[operator]
     kept = sum(1 for t in starts if t < kept_s - 1e-6)  # type: ignore[attr-defined]
     assert marks(shown) == [i % 3 for i in range(kept)], "frames lost or out of order"
+
+
+# Images: P again (no marker), stored as the file's orientation and mode need, large enough
+# that build must fit it (over 1024x1024), or in a format it must convert.
+
+EXIF_SHOWS = {  # EXIF orientation -> how a viewer turns the stored picture to show it
+    2: [Image.Transpose.FLIP_LEFT_RIGHT],
+    3: [Image.Transpose.ROTATE_180],
+    4: [Image.Transpose.FLIP_TOP_BOTTOM],
+    5: [Image.Transpose.TRANSPOSE],
+    6: [Image.Transpose.ROTATE_270],
+    7: [Image.Transpose.TRANSVERSE],
+    8: [Image.Transpose.ROTATE_90],
+}
+EXIF_UNDO = {6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+
+
+def exif_jpeg(path: Path, p: Image.Image, orientation: int) -> Path:
+    im = p
+    if orientation in EXIF_SHOWS:
+        im = p.transpose(EXIF_UNDO.get(orientation, EXIF_SHOWS[orientation][0]))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    im.save(path, "JPEG", quality=95, exif=exif)
+    return path
+
+
+def png16_rgb(path: Path, p: Image.Image) -> Path:
+    """A 16-bit-per-channel RGB PNG (Pillow cannot write one), written chunk by chunk."""
+    import struct
+    import zlib
+
+    w, h = p.size
+    rows = b"".join(
+        b"\0"
+        + b"".join(struct.pack(">HHH", *(v * 257 for v in p.getpixel((x, y)))) for x in range(w))
+        for y in range(h)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    head = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", head)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+    return path
+
+
+def ramp(w: int, h: int) -> Image.Image:
+    """Black to white, left to right (the tones a 16-bit scan holds), white band on top."""
+    im = Image.new("L", (w, h))
+    im.putdata([x * 255 // (w - 1) for _ in range(h) for x in range(w)])
+    im.paste(255, (0, 0, w, h // 8))
+    return im.convert("RGB")
+
+
+BIG = (1200, 800)
+
+
+def _image_corpus(root: Path) -> dict[str, tuple[Path, Image.Image]]:
+    p = intended(*BIG)
+    r = ramp(*BIG)
+    made: dict[str, tuple[Path, Image.Image]] = {}
+    for n in range(1, 9):
+        made[f"JPEG, EXIF orientation {n}"] = (exif_jpeg(root / f"exif{n}.jpg", p, n), p)
+    grey16 = r.convert("L").convert("I").point(lambda v: v * 257).convert("I;16")
+    assert grey16.mode == "I;16"
+    assert grey16.getextrema() == (0, 65535)
+    grey16.save(root / "grey16.png")
+    made["16-bit grey PNG (a ramp)"] = (root / "grey16.png", r)
+    made["16-bit RGB PNG"] = (png16_rgb(root / "rgb16.png", p.resize((600, 400))), p)
+    r.convert("L").convert("I").save(root / "int32.tif")
+    made["32-bit integer TIFF (8-bit values)"] = (root / "int32.tif", r)
+    r.convert("L").convert("F").point(lambda v: v / 255).save(root / "float.tif")
+    made["float TIFF (0-1)"] = (root / "float.tif", r)
+    p.convert("L").save(root / "grey.png")
+    made["8-bit grey PNG"] = (root / "grey.png", p)
+    p.convert("P", palette=Image.Palette.ADAPTIVE, colors=16).save(
+        root / "palette.png", transparency=0
+    )
+    made["palette PNG with transparency"] = (root / "palette.png", p)
+    rgba = p.copy()
+    rgba.putalpha(255)
+    rgba.save(root / "alpha.png")
+    made["RGBA PNG"] = (root / "alpha.png", p)
+    la = p.convert("L")
+    la.putalpha(255)
+    la.save(root / "la.png")
+    made["grey and alpha PNG"] = (root / "la.png", p)
+    p.convert("CMYK").save(root / "cmyk.jpg", quality=95)
+    made["CMYK JPEG"] = (root / "cmyk.jpg", p)
+    p.convert("YCbCr").save(root / "ycbcr.tif")
+    made["YCbCr TIFF"] = (root / "ycbcr.tif", p)
+    p.save(root / "plain.tif")
+    made["TIFF"] = (root / "plain.tif", p)
+    p.save(root / "pic.webp", quality=95)
+    made["WebP"] = (root / "pic.webp", p)
+    p.convert("P").save(root / "still.gif")
+    made["GIF (a still)"] = (root / "still.gif", p)
+    p.save(root / "pic.bmp")
+    made["BMP"] = (root / "pic.bmp", p)
+    return made
+
+
+IMAGES = [
+    *(f"JPEG, EXIF orientation {n}" for n in range(1, 9)),
+    "16-bit grey PNG (a ramp)",
+    "16-bit RGB PNG",
+    "32-bit integer TIFF (8-bit values)",
+    "float TIFF (0-1)",
+    "8-bit grey PNG",
+    "palette PNG with transparency",
+    "RGBA PNG",
+    "grey and alpha PNG",
+    "CMYK JPEG",
+    "YCbCr TIFF",
+    "TIFF",
+    "WebP",
+    "GIF (a still)",
+    "BMP",
+]
+
+
+@pytest.fixture(scope="module")
+def image_corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Image.Image]]:
+    return _image_corpus(tmp_path_factory.mktemp("images"))
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_a_fitted_image_shows_what_the_source_shows(
+    image_corpus: dict[str, tuple[Path, Image.Image]], tmp_path: Path, name: str
+) -> None:
+    src, want = image_corpus[name]
+    facts, out = fitted(src, tmp_path / "out", "image")
+    assert abs(facts.width / facts.height - want.width / want.height) < 0.02, facts
+    with Image.open(out) as im:
+        assert im.getexif().get(0x0112, 1) == 1  # what it shows is its pixels
+        shown = im.convert("RGB")
+    w, h = shown.size
+    assert abs(w / h - want.width / want.height) <= 0.02 * want.width / want.height, (w, h)
+    expected = want.resize((w, h))
+    assert difference(shown, expected) < 12, "not the picture the source shows"
+    assert abs(mean(shown) - mean(expected)) < 4, (mean(shown), mean(expected))

@@ -15,6 +15,7 @@ from wanbuild.core.prompts import compile_effect
 from wanbuild.core.review import EffectDiff, EffectView, SampleView, diff
 from wanbuild.core.review_render import render_json, render_markdown, render_text
 from wanbuild.errors import EXIT_CHANGES, EXIT_OK, WanbuildError
+from wanbuild.media.probe import media_key, media_path
 from wanbuild.media.sheet import SheetRow, contact_sheet
 from wanbuild.spec.effect import Effect
 from wanbuild.versioning import revisions
@@ -73,7 +74,7 @@ def _view_at(root: Path, rev: str | None, name: str, tmp: Path) -> EffectView | 
         if not (effect_dir / "effect.yaml").is_file():
             return None
         effect = load_effect(effect_dir, []).effect
-        hashes = {p: revisions.file_md5(effect_dir / p) for p in _media_paths(effect)}
+        hashes = {p: revisions.file_md5(media_path(effect_dir, p)) for p in _media_paths(effect)}
         known = all(h is not None for h in hashes.values())
         return _view(effect, hashes, known)
     revisions.export(root, rev, [rel, "conf"], tmp)
@@ -83,7 +84,7 @@ def _view_at(root: Path, rev: str | None, name: str, tmp: Path) -> EffectView | 
     conf = tmp / "conf" if (tmp / "conf/config.yaml").is_file() else find_conf_dir(root)
     effect = load_effect(effect_dir, [], conf_dir=conf).effect
     recorded = revisions.media_hashes(root, rev, rel)
-    hashes = {p: (recorded or {}).get(p) for p in _media_paths(effect)}
+    hashes = {p: (recorded or {}).get(media_key(p)) for p in _media_paths(effect)}
     return _view(effect, hashes, recorded is not None)
 
 
@@ -134,11 +135,8 @@ def _sheet(root: Path, name: str, d: EffectDiff, after: EffectView, where: Path)
         if s.status == "removed":
             continue
         view = after.samples[s.id]
-        files = tuple(
-            root / "effects" / name / p
-            for p, _ in view.media
-            if (root / "effects" / name / p).is_file()
-        )
+        found = (media_path(root / "effects" / name, p) for p, _ in view.media)
+        files = tuple(f for f in found if f.is_file())
         if files:
             rows.append(SheetRow(f"{s.status} {s.id} ({s.split})", view.prompt, files))
     if not rows:

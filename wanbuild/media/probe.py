@@ -138,6 +138,11 @@ def _written(rel: str) -> PurePosixPath:
     return PurePosixPath(rel.replace("\\", "/"))
 
 
+def media_key(rel: str) -> str:
+    """`rel` as DVC's records and git name it (`/` between its parts)."""
+    return str(_written(rel))
+
+
 def media_path(root: Path, rel: str) -> Path:
     """The file `rel` names under `root`: what validate checks is what build reads. Every
     command that opens a sample's media joins its path here."""
