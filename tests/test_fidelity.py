@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import av
 import pytest
 from PIL import Image
 
+from tests.conftest import Run
+from tests.helpers import edit_samples
 from wanbuild.core.fitting import fit_media
 from wanbuild.media.fit import fit_file
 from wanbuild.media.probe import probe_path
@@ -406,3 +409,124 @@ def test_a_fitted_image_shows_what_the_source_shows(
     expected = want.resize((w, h))
     assert difference(shown, expected) < 12, "not the picture the source shows"
     assert abs(mean(shown) - mean(expected)) < 4, (mean(shown), mean(expected))
+
+
+# The six symptoms as a user meets them: `build` of an effect (real files made here).
+
+
+def zipped_video(zip_path: Path, name: str, where: Path) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(zip_path) as z:
+        where.write_bytes(z.read(name))
+    return where
+
+
+def test_build_ships_a_portrait_phone_clip_upright_and_says_so(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
+) -> None:
+    d = effect_factory("fx")
+    clip(d / "media/s01.mp4", (720, 1280), 8, turn=90)  # stored 1280x720, shown portrait
+    intended(720, 1280).save(d / "media/s01.jpg", quality=95)
+    result = run("build", str(d))
+    assert result.code == 0, result.out + result.err
+    assert "media/s01.mp4: display matrix applied (turned 90°), 720x1280 -> 288x512" in result.out
+    shown, _ = displayed(
+        zipped_video(tmp_path / "build/fx/train.zip", "s01.mp4", tmp_path / "x.mp4")
+    )
+    assert shown[0].size == (288, 512)
+    assert difference(shown[0], intended(288, 512)) < 12
+    warned = run("validate", str(d))
+    assert "does not look like the first frame" not in warned.out  # compared as shown
+
+
+def test_build_times_a_raw_stream_from_its_own_rate_and_keeps_every_frame(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
+) -> None:
+    d = effect_factory("fx")
+    clip(d / "media/s01.h264", (640, 360), 48, fmt="h264")  # 3 s at 16 fps, no timestamps
+    edit_samples(d, "train", 0, video="media/s01.h264")
+    intended(640, 360).save(d / "media/s01.jpg", quality=95)
+    result = run("build", str(d))
+    assert result.code == 0, result.out + result.err
+    assert "no timestamps: timed at its declared 16 fps" in result.out
+    shown, duration = displayed(
+        zipped_video(tmp_path / "build/fx/train.zip", "s01.mp4", tmp_path / "x.mp4")
+    )
+    assert len(shown) == 48
+    assert abs(duration - 3.0) <= 1 / 16
+
+
+def test_a_raw_stream_with_no_rate_of_its_own_is_refused_naming_the_fix(
+    effect_factory: Callable[..., Path], run: Callable[..., Run]
+) -> None:
+    d = effect_factory("fx")
+    clip(d / "media/s01.mjpeg", (128, 72), 8, fmt="mjpeg", codec="mjpeg", pix_fmt="yuvj420p")
+    edit_samples(d, "train", 0, video="media/s01.mjpeg")
+    result = run("build", str(d))
+    assert result.code == 1, result.out + result.err
+    assert "media/s01.mjpeg" in result.out + result.err
+    assert "no timestamps and no frame rate of its own" in result.out + result.err
+    assert "ffmpeg -framerate" in result.out + result.err
+
+
+def test_build_uses_the_clip_not_its_cover_picture_and_names_it(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
+) -> None:
+    d = effect_factory("fx")
+    clip(d / "media/s01.mov", (128, 72), 16, fmt="mov", cover=True)
+    edit_samples(d, "train", 0, video="media/s01.mov")
+    result = run("build", str(d))
+    assert result.code == 0, result.out + result.err
+    assert "video stream #1 used, 128x72, the one a player shows (1 cover picture)" in result.out
+    shown, _ = displayed(
+        zipped_video(tmp_path / "build/fx/train.zip", "s01.mp4", tmp_path / "x.mp4")
+    )
+    assert len(shown) == 16
+    assert shown[0].size == (128, 72)
+
+
+def test_a_windows_path_reads_the_file_validate_accepted(
+    effect_factory: Callable[..., Path], run: Callable[..., Run]
+) -> None:
+    d = effect_factory("fx")
+    edit_samples(d, "train", 0, first_frame="media\\s01.jpg", video="media\\s01.mp4")
+    assert run("validate", str(d)).code == 0
+    result = run("build", str(d))
+    assert result.code == 0, result.out + result.err
+    assert "bug in wanbuild" not in result.err
+
+
+def test_a_kf2v_last_frame_of_another_aspect_is_warned_naming_the_file(
+    effect_factory: Callable[..., Path], run: Callable[..., Run]
+) -> None:
+    d = effect_factory("fx", "kf2v")
+    make_image(d / "media/s01_last.jpg", 1, (96, 96))  # square, for a 128x96 clip
+    result = run("validate", str(d))
+    assert (
+        "media/s01_last.jpg is 96x96 but media/s01.mp4 is 128x96: a different aspect ratio"
+        in result.out
+    )
+    assert "use the clip's own last frame" in result.out
+
+
+def test_no_file_of_the_corpus_is_a_bug_to_any_command(
+    effect_factory: Callable[..., Path], run: Callable[..., Run], tmp_path: Path
+) -> None:
+    """Each clip of the corpus as a sample's video, plus broken ones: validate, build and
+    plan end with 0 or 1, never with wanbuild's 3 (a bug)."""
+    d = effect_factory("fx", n_train=len(VIDEOS) + 2)
+    for i, (how, size, frames) in enumerate(VIDEOS.values(), 1):
+        suffix = SUFFIX.get(str(how.get("fmt")), ".mp4")
+        clip(d / f"media/c{i}{suffix}", size, frames, **how)  # type: ignore[arg-type]
+        intended(*size).save(d / f"media/s{i:02d}.jpg", quality=90)
+        edit_samples(d, "train", i - 1, video=f"media/c{i}{suffix}")
+    n = len(VIDEOS)
+    (d / "media/truncated.mp4").write_bytes((d / "media/c1.mp4").read_bytes()[:600])
+    edit_samples(d, "train", n, video="media/truncated.mp4")
+    (d / "media/noise.mov").write_bytes(bytes(range(256)) * 40)
+    edit_samples(d, "train", n + 1, video="media/noise.mov")
+    for argv in (["validate", str(d)], ["build", str(d)], ["plan", str(d)]):
+        result = run(*argv)
+        assert result.code in (0, 1, 2), (argv, result.out, result.err)
+        assert "bug in wanbuild" not in result.err, result.err

@@ -116,7 +116,9 @@ def played(container: Any, stream: Any, first: Any, note: str | None) -> Played:
             sar = Fraction(candidate)
             break
     rate = None
-    if first.pts is None:  # no timestamps: only the stream's own declaration can time it
+    raw = bool(set(container.format.name.split(",")) & RAW_FORMATS)
+    if raw or first.pts is None:  # no timestamps (a raw stream's are the demuxer's guess):
+        # only the stream's own declaration can time it
         declared = stream.codec_context.framerate
         if not declared or declared <= 0:
             raise Undisplayable(
