@@ -10,7 +10,7 @@ from wanbuild.core.fitting import Fit
 from wanbuild.store.hashcache import HashCache
 
 # Bump when media fitting changes its output for the same inputs.
-FIT_VERSION = "1"
+FIT_VERSION = "2"
 
 
 class Store:
