@@ -4,6 +4,7 @@ checkpoints and try open a session without building: they need no media."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,16 +239,20 @@ def pull_shared(items: list[Item]) -> list[str]:
             url = remote.url()
             refs = remote.fetch()
             for item in group:
-                lock = LockFile(item.directory, item.spec.effect, item.spec.target, item.mirror)
                 marker = Marker(item.store.root, item.spec.effect, url)
                 say = _prefixed(lines, item.spec.effect)
-                pull(remote, refs, lock, marker, say)
+                pull(remote, refs, item.lock, marker, say)
                 held = refs.get(lease_ref(item.spec.effect))
                 holder = holder_of(remote, held) if held else None
-                if holder is not None:
+                if holder is not None and holder.expires > time.time():
                     say(
                         f"being applied now by {holder.describe()}: what it has not recorded "
                         "yet shows below as unrecorded or absent; apply waits for its lease"
+                    )
+                elif holder is not None:
+                    say(
+                        f"its lease, left by {holder.describe()}, has expired: the next "
+                        "apply takes it over"
                     )
         except GitRefsError as e:
             lines.append(
