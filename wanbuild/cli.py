@@ -206,10 +206,20 @@ def _parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("init", help="scaffold a new effect directory")
     i.add_argument("path", type=Path, metavar="effects/NAME")
-    i.add_argument("--model", required=True)
+    i.add_argument("--model", default=None, help="required for a new effect")
     i.add_argument("--region", default=None, help="default: the first region the model trains in")
     i.add_argument("--kind", default=None, help="for models with several kinds (t2i|i2i, i2v|kf2v)")
     i.add_argument("--trigger", default=None, help="default: a fresh rare token")
+    i.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="one sample per clip (or image) in DIR; on an existing effect, adds new files only",
+    )
+    i.add_argument("--move", action="store_true", help="move the media instead of copying")
+    i.add_argument("--dry-run", action="store_true", help="say what --from would do; write nothing")
     return p
 
 
@@ -392,5 +402,8 @@ def _command(
             kind=args.kind,
             trigger=args.trigger,
             out=stream,
+            source=args.source,
+            move=args.move,
+            dry_run=args.dry_run,
         )
     raise AssertionError(args.command)

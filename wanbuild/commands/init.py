@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 import secrets
 import string
 from pathlib import Path
 from typing import Any, TextIO
 
+from wanbuild.commands import init_from
 from wanbuild.config.catalog import load_catalog
 from wanbuild.config.load import display, find_conf_dir
 from wanbuild.core.names import effect_name_problem
@@ -16,7 +18,7 @@ from wanbuild.dataset.preflight import is_english_word
 from wanbuild.errors import EXIT_OK, ConfigError
 from wanbuild.spec.effect import ModelSpec
 from wanbuild.spec.kinds import is_video_kind
-from wanbuild.versioning.pipeline import add_build_stage, find_pipeline
+from wanbuild.versioning.pipeline import add_build_stage, find_pipeline, track_media
 
 # Kind-specific hyperparameters the scaffold writes (the reference's i2i recommendations).
 KIND_HYPER_PARAMETERS: dict[str, dict[str, str]] = {
@@ -43,17 +45,26 @@ def new_trigger() -> str:
 def init(
     path: Path,
     *,
-    model: str,
+    model: str | None,
     region: str | None,
     kind: str | None,
     trigger: str | None,
     out: TextIO,
+    source: Path | None = None,
+    move: bool = False,
+    dry_run: bool = False,
 ) -> int:
     problem = effect_name_problem(path.resolve().name)
     if problem:
         raise ConfigError(f"{display(path)}: the effect name {problem}")
+    if (move or dry_run) and source is None:
+        raise ConfigError("--move and --dry-run go with --from DIR")
+    if source is not None and (path / "effect.yaml").is_file():
+        return _add_from(path, source, move=move, dry_run=dry_run, out=out)
     if path.exists() and any(path.iterdir()):
         raise ConfigError(f"{display(path)}: already exists and is not empty")
+    if model is None:
+        raise ConfigError(f"{display(path)}: a new effect needs --model (e.g. --model wan2.6-i2v)")
     catalog = load_catalog(find_conf_dir(path.parent if path.parent.exists() else Path.cwd()))
     if model not in catalog.models:
         known = sorted(catalog.models)
@@ -66,7 +77,16 @@ def init(
     if kind not in spec.kinds:
         raise ConfigError(f"--kind {kind}: {model} trains {', '.join(spec.kinds)}")
     limits = spec.limits[region]
-    count = limits.min_samples or limits.recommended_samples
+    found = None
+    if source is not None:
+        found = init_from.scan(source, kind, set(), {})
+        init_from.report(found, source, kind, out)
+        if not found.samples:
+            raise ConfigError(f"--from {display(source)}: no {kind} media in it; nothing made")
+        if dry_run:
+            print(f"would create {display(path)} with these samples (--dry-run)", file=out)
+            return EXIT_OK
+    count = len(found.samples) if found else limits.min_samples or limits.recommended_samples
     hp: dict[str, object] = dict(KIND_HYPER_PARAMETERS.get(kind, {}))
     if spec.kind_parameter and kind != spec.kinds[0]:
         hp = {spec.kind_parameter: kind, **hp}
@@ -76,11 +96,18 @@ def init(
     (path / "effect.yaml").write_text(
         _effect_yaml(model, region, kind, trigger or new_trigger(), hp), encoding="utf-8"
     )
-    (path / "samples.yaml").write_text(_samples_yaml(kind, count), encoding="utf-8")
+    entries = [s.entry(kind) for s in found.samples] if found else None
+    (path / "samples.yaml").write_text(_samples_yaml(kind, count, entries), encoding="utf-8")
     pipeline = find_pipeline(path.parent if path.parent.exists() else Path.cwd())
     if pipeline is not None:
         problem = add_build_stage(pipeline, path)
         print(problem or f"added build@{path.name} to {display(pipeline)}", file=out)
+    if found is not None:
+        init_from.place(found, path, move=move, out=out)
+        print(track_media(init_from.project_of(path), path.resolve() / "media"), file=out)
+        print(f"created {display(path)} ({kind} on {model} in {region}, {count} samples)", file=out)
+        _next_steps(path, out)
+        return EXIT_OK
     names = ", ".join(MEDIA_NAMES[kind].values())
     print(
         f"created {display(path)} ({kind} on {model} in {region}, {count} sample slots)", file=out
@@ -91,6 +118,39 @@ def init(
         file=out,
     )
     return EXIT_OK
+
+
+def _add_from(path: Path, source: Path, *, move: bool, dry_run: bool, out: TextIO) -> int:
+    """The files of `source` not in the effect yet, appended as new samples."""
+    from wanbuild.config.load import load_effect
+    from wanbuild.config.samples_edit import append_train
+
+    effect = load_effect(path, []).effect
+    taken = {s.id for s in (*effect.samples.train, *effect.samples.validation)}
+    found = init_from.scan(source, effect.kind, taken, init_from.existing_media(path))
+    init_from.report(found, source, effect.kind, out)
+    if dry_run or not found.samples:
+        print(
+            f"would add {len(found.samples)} sample(s) to {display(path)} (--dry-run)"
+            if dry_run
+            else f"{display(path)}: nothing new to add",
+            file=out,
+        )
+        return EXIT_OK
+    init_from.place(found, path, move=move, out=out)
+    append_train(path / "samples.yaml", [s.entry(effect.kind) for s in found.samples])
+    print(f"added {len(found.samples)} sample(s) to {display(path / 'samples.yaml')}", file=out)
+    print(track_media(init_from.project_of(path), path.resolve() / "media"), file=out)
+    _next_steps(path, out)
+    return EXIT_OK
+
+
+def _next_steps(path: Path, out: TextIO) -> None:
+    print(
+        f"next: `wanbuild caption {display(path)}` drafts the captions (check each one), "
+        f"then `wanbuild validate {display(path)}`",
+        file=out,
+    )
 
 
 def _epochs_for_the_floor(
@@ -161,16 +221,29 @@ def _effect_yaml(model: str, region: str, kind: str, trigger: str, hp: dict[str,
     )
 
 
-def _samples_yaml(kind: str, count: int) -> str:
+def _samples_yaml(kind: str, count: int, entries: list[dict[str, Any]] | None = None) -> str:
     video = is_video_kind(kind)
     lines = [
         "# One entry per sample. Media paths are relative to this directory (keep media under",
         "# media/, tracked by DVC). Captions: subject + background; the compiler adds the trigger",
         "# and the effect text. `distractors` (training only) describes incidental changes the",
         "# model should not learn.",
-        "train:",
     ]
-    for n in range(1, count + 1):
+    if video:
+        lines.append(
+            "# A clip's first frame (and kf2v's last frame) may be left out: build cuts it "
+            "from the clip."
+        )
+    lines.append("train:")
+    for entry in entries or []:
+        lines.append(f"  - id: {entry['id']}")
+        for key, value in entry.items():
+            if key == "words":
+                words = ", ".join(f"{k}: {v}" for k, v in value.items())
+                lines.append(f"    words: {{{words}}}")
+            elif key != "id":
+                lines.append(f"    {key}: {json.dumps(value, ensure_ascii=False)}")
+    for n in range(1, count + 1 if entries is None else 0):
         sid = f"sample_{n:02d}"
         lines.append(f"  - id: {sid}")
         for key, pattern in MEDIA_NAMES[kind].items():

@@ -29,3 +29,24 @@ def effect_name_problem(name: str) -> str | None:
             f"and _ (rename the directory, e.g. to {suggestion!r})"
         )
     return None
+
+
+MAX_SAMPLE_ID = 64
+
+
+def sample_id_from(file_name: str, taken: set[str]) -> str:
+    """A sample id made from a media file's name: ASCII letters, digits, `_` and `-` (the
+    region's file-name rule; zip entries are named after ids), lower case (no two differ only
+    by case on a case-insensitive disk), unique among `taken` (which it joins)."""
+    import unicodedata
+
+    stem = file_name.rsplit(".", 1)[0] if "." in file_name.lstrip(".") else file_name
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    base = re.sub(r"[^a-z0-9_-]+", "_", ascii_stem.lower()).strip("_-")[:MAX_SAMPLE_ID]
+    base = base or "sample"
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate = f"{base}_{n}"
+        n += 1
+    taken.add(candidate)
+    return candidate

@@ -27,10 +27,11 @@ from wanbuild.core.manifest import Entry, ZipSpec, fingerprint, manifest
 from wanbuild.core.prompts import compile_effect
 from wanbuild.dataset.preflight import preflight
 from wanbuild.errors import WanbuildError
+from wanbuild.media.display import cut_frame
 from wanbuild.media.fit import fit_file
 from wanbuild.media.probe import media_path, probe_media_facts
 from wanbuild.spec.effect import Effect
-from wanbuild.spec.kinds import SAMPLE_MEDIA
+from wanbuild.spec.kinds import SAMPLE_MEDIA, from_clip
 from wanbuild.spec.media import MediaFacts
 from wanbuild.store import Store
 from wanbuild.store.archive import Source, write_zip
@@ -154,11 +155,22 @@ def _plan(
             names: dict[str, str] = {}
             for key in SAMPLE_MEDIA[(effect.kind, split)].allowed:
                 rel = getattr(sample, key)
-                if rel is None:
+                src = None
+                if rel is None and from_clip(effect.kind, split, key, sample):
+                    video = probes[(split, i, "video")]
+                    assert isinstance(video, MediaFacts)
+                    clip_rel = str(sample.video)
+                    rel, src = _cut(effect, clip_rel, key, video, cache, store, report)
+                    facts: MediaFacts = probe_media_facts(src, "image")
+                elif rel is None:
                     continue
-                facts = probes[(split, i, key)]
-                assert isinstance(facts, MediaFacts)
-                name, path, entry = _media_entry(effect, sample.id, key, rel, facts, cache, store)
+                else:
+                    found = probes[(split, i, key)]
+                    assert isinstance(found, MediaFacts)
+                    facts = found
+                name, path, entry = _media_entry(
+                    effect, sample.id, key, rel, facts, cache, store, src
+                )
                 if entry.fit:
                     report(f"{display(media_path(effect.directory, rel))}: {entry.fit}")
                 names[key] = name
@@ -180,12 +192,14 @@ def _media_entry(
     facts: MediaFacts,
     cache: HashCache,
     store: Store,
+    src: Path | None = None,
 ) -> tuple[str, Path, Entry]:
+    """`src`: where the file is when it is not at `rel` (a frame cut from a clip)."""
     limits = effect.limits
     assert limits is not None  # preflight reports a model not offered in the region
     fit = fit_media(facts, limits.image, limits.video)
     assert fit is not None
-    src = media_path(effect.directory, rel)
+    src = src or media_path(effect.directory, rel)
     src_sha = cache.sha256(src)
     name = layout.entry_name(effect.kind, sample_id, key, fit.ext)
     if not fit.needed:
@@ -196,6 +210,36 @@ def _media_entry(
         _check_fitted(effect, rel, target, fit)
     entry = Entry(name, target.stat().st_size, cache.sha256(target), rel, src_sha, fit.describe())
     return name, target, entry
+
+
+def _cut(
+    effect: Effect,
+    video_rel: str,
+    key: str,
+    video: MediaFacts,
+    cache: HashCache,
+    store: Store,
+    report: Callable[[str], None],
+) -> tuple[str, Path]:
+    """(how the entry names its source, the file): `key` cut from the sample's clip as a
+    player shows it, made once per clip, frame and trim (content-addressed)."""
+    limits = effect.limits
+    assert limits is not None
+    which = "first" if key == "first_frame" else "last"
+    trim: float | None = None
+    if which == "last" and limits.video is not None:
+        video_fit = fit_media(video, limits.image, limits.video)
+        trim = video_fit.trim_to_s if video_fit is not None else None
+    src = media_path(effect.directory, video_rel)
+    target = store.cut_frame_path(cache.sha256(src), which, trim)
+    if not target.exists():
+        try:
+            cut_frame(src, target, which, trim)
+        except (ValueError, OSError) as e:
+            raise WanbuildError(f"{video_rel}: cannot cut its {which} frame ({e})") from None
+        what = f"{which} frame" + (f" at the {trim:g} s trim" if trim is not None else "")
+        report(f"{display(src)}: {key} cut from the clip ({what}, as a player shows it)")
+    return f"{video_rel}#{key}", target
 
 
 def _check_fitted(effect: Effect, rel: str, target: Path, fit: Any) -> None:

@@ -18,9 +18,11 @@ all ask this module.
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 # (a, b, c, d) of a display matrix, in units of 1.0, -> (counter-clockwise turn, mirrored
@@ -199,3 +201,42 @@ def eight_bit(im: Any) -> Any:
     if im.mode == "F":
         return im.point(lambda v: v * scale).convert("L")
     return im.convert("I").point(lambda v: v * scale).convert("L")
+
+
+def cut_frame(src: Path, dst: Path, which: str, trim_to_s: float | None) -> None:
+    """Write the clip's first frame (`which` "first"), or the last frame it keeps once
+    trimmed to `trim_to_s` ("last"), as a player shows it, at the clip's displayed size:
+    JPEG for a first frame, PNG for a last one (as the guides' examples). The frames are
+    timed as fitting times them, so the last one is the trained clip's last."""
+    import av
+
+    with av.open(str(src)) as c:
+        stream, note = played_stream(c)
+        shown: Played | None = None
+        chosen = None
+        start: float | None = None
+        for n, frame in enumerate(c.decode(stream)):
+            shown = shown or played(c, stream, frame, note)
+            if shown.rate is not None:
+                t = n / float(shown.rate)
+            else:
+                t = float(frame.time) if frame.time is not None else 0.0
+            start = t if start is None else start
+            if which == "last" and trim_to_s is not None and t - start >= trim_to_s - 1e-6:
+                break
+            chosen = frame
+            if which == "first":
+                break
+        if chosen is None or shown is None:
+            raise Undisplayable("no decodable frame to cut")
+        picture = displayed_frame(chosen, shown)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    try:
+        if which == "first":
+            picture.save(tmp, "JPEG", quality=95)
+        else:
+            picture.save(tmp, "PNG")
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)

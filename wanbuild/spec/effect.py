@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from wanbuild.spec.endpoint import Backend, Region
 from wanbuild.spec.kinds import Kind
@@ -77,6 +77,7 @@ class Deploy(_Strict):
 
 class Sample(_Strict):
     id: str
+    # None (left out, or `from: video`): cut from the sample's clip where it has one
     first_frame: str | None = None
     last_frame: str | None = None
     video: str | None = None
@@ -86,6 +87,21 @@ class Sample(_Strict):
     background: str = ""
     distractors: str | None = None
     words: dict[str, str] = {}
+    # a caption drafted by `wanbuild caption`: the model, and the digest of the words it
+    # wrote, so that the draft is known as unreviewed until a person changes them
+    draft: CaptionDraft | None = None
+
+    @field_validator("first_frame", "last_frame", mode="before")
+    @classmethod
+    def _from_clip(cls, value: Any) -> Any:
+        if isinstance(value, dict) and value == {"from": "video"}:
+            return None
+        return value
+
+
+class CaptionDraft(_Strict):
+    by: str
+    sha256: str
 
 
 class Samples(_Strict):

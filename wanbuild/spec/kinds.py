@@ -49,5 +49,22 @@ SAMPLE_MEDIA: dict[tuple[str, str], SlotRule] = {
 }
 
 
+# The pictures a training clip gives by itself: left out (or written `from: video`), build
+# cuts them from the clip as a player shows it (frame 0; kf2v's last frame after trimming).
+FROM_CLIP: dict[tuple[str, str], tuple[str, ...]] = {
+    ("i2v", "train"): ("first_frame",),
+    ("kf2v", "train"): ("first_frame", "last_frame"),
+}
+
+
+def from_clip(kind: str, split: str, key: str, sample: object) -> bool:
+    """Whether `key` of `sample` is left to be cut from its clip."""
+    return (
+        key in FROM_CLIP.get((kind, split), ())
+        and getattr(sample, key, None) is None
+        and getattr(sample, "video", None) is not None
+    )
+
+
 def is_video_kind(kind: str) -> bool:
     return kind in VIDEO_KINDS

@@ -5,6 +5,7 @@ The file is edited round-trip (ruamel.yaml), so its comments and layout survive.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 BUILD_STAGE = "build"
@@ -41,3 +42,30 @@ def add_build_stage(pipeline: Path, effect_dir: Path) -> str | None:
         with pipeline.open("w", encoding="utf-8") as f:
             yaml.dump(doc, f)
     return None
+
+
+def track_media(project: Path, media_dir: Path) -> str:
+    """`dvc add` the effect's media directory, as the demo effects' media are tracked; what
+    was done, or why not and how to do it by hand."""
+    import subprocess
+    import sys
+
+    shown = media_dir.relative_to(project) if media_dir.is_relative_to(project) else media_dir
+    if not (project / ".dvc").is_dir():
+        return (
+            f"{shown} is not DVC-tracked: no DVC repository here "
+            f"(`dvc init`, then `dvc add {shown}`)"
+        )
+    proc = subprocess.run(
+        [sys.executable, "-m", "dvc", "add", "--quiet", str(shown)],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "DVC_NO_ANALYTICS": "1"},
+    )
+    if proc.returncode != 0:
+        why = (proc.stderr.strip().splitlines() or ["dvc add failed"])[-1]
+        return f"{shown} is not DVC-tracked ({why}); `dvc add {shown}` by hand"
+    return f"{shown} tracked by DVC ({shown}.dvc): commit it, then `dvc push`"

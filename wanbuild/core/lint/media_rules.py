@@ -45,10 +45,13 @@ def _media(inp: LintInput) -> Iterator[Finding]:
                 )
             users.setdefault(rel, where)
             if limits is not None:
-                yield from _media_limits(inp, where, rel, probe)
+                cut = s.last_frame is None  # cut from the clip as trimmed: it still matches
+                yield from _media_limits(inp, where, rel, probe, last_frame_cut=cut)
 
 
-def _media_limits(inp: LintInput, where: str, rel: str, m: MediaFacts) -> Iterator[Finding]:
+def _media_limits(
+    inp: LintInput, where: str, rel: str, m: MediaFacts, *, last_frame_cut: bool = False
+) -> Iterator[Finding]:
     e = inp.effect
     limits = e.limits
     assert limits is not None
@@ -75,7 +78,7 @@ def _media_limits(inp: LintInput, where: str, rel: str, m: MediaFacts) -> Iterat
                 f"{rel}: build fits it to {ctx}: {fit.describe()}",
                 "fine as is; fit it yourself to control the result",
             )
-    if fit.trim_to_s is not None and e.kind == "kf2v":
+    if fit.trim_to_s is not None and e.kind == "kf2v" and not last_frame_cut:
         yield Finding(
             "error",
             f,

@@ -20,7 +20,7 @@ from wanbuild.core.lint.base import (
     _where,
 )
 from wanbuild.spec.effect import Sample
-from wanbuild.spec.kinds import MEDIA_KEYS, SAMPLE_MEDIA, is_video_kind
+from wanbuild.spec.kinds import MEDIA_KEYS, SAMPLE_MEDIA, from_clip, is_video_kind
 
 
 def _trigger(inp: LintInput) -> Iterator[Finding]:
@@ -201,7 +201,7 @@ def _samples(inp: LintInput) -> Iterator[Finding]:
         seen.setdefault(s.id, where)
         rule = SAMPLE_MEDIA[(e.kind, split)]
         for key in rule.required:
-            if getattr(s, key) is None:
+            if getattr(s, key) is None and not from_clip(e.kind, split, key, s):
                 yield Finding(
                     "error",
                     inp.samples_file,
