@@ -112,6 +112,14 @@ def _parser() -> argparse.ArgumentParser:
     ad.add_argument("remote_id", metavar="ID", help="job id, deployed_model or file id")
     ad.add_argument("targets", nargs="*", metavar="OVERRIDE")
 
+    cp = sub.add_parser(
+        "caption", help="draft the placeholder captions with a vision-language model (Qwen-VL)"
+    )
+    cp.add_argument("effect", type=Path, metavar="EFFECT")
+    cp.add_argument("targets", nargs="*", metavar="OVERRIDE")
+    cp.add_argument("--model", default="qwen3-vl-plus", help="the vision-language model")
+    cp.add_argument("--yes", action="store_true", help="do not ask before calling the service")
+
     un = sub.add_parser(
         "unlock", help="break an effect's lease on the git remote (as terraform force-unlock)"
     )
@@ -325,6 +333,10 @@ def _command(
         from wanbuild.commands.adopt import adopt_command
 
         return adopt_command(args.effect, args.remote_id, targets, stream)
+    if args.command == "caption":
+        from wanbuild.commands.caption import caption_command
+
+        return caption_command(args.effect, targets, stream, model=args.model, yes=args.yes)
     if args.command == "unlock":
         from wanbuild.commands.unlock import unlock_command
 

@@ -20,8 +20,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from wanbuild.config.catalog import Catalog
+from wanbuild.emulator import chat, files, timeline
 from wanbuild.emulator import deployments as dep
-from wanbuild.emulator import files, timeline
 from wanbuild.emulator import finetunes as ft
 from wanbuild.emulator import generation as gen
 from wanbuild.emulator.clock import ScaledClock
@@ -73,6 +73,7 @@ ROUTES = [
         methods=["GET"],
     ),
     Route("/emulator/inputs/{file_id}/{name:path}", gen.input_file, methods=["GET"]),
+    Route("/compatible-mode/v1/chat/completions", chat.chat_completions, methods=["POST"]),
     Route("/emulator/health", health, methods=["GET"]),
 ]
 

@@ -240,3 +240,19 @@ def cut_frame(src: Path, dst: Path, which: str, trim_to_s: float | None) -> None
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def jpeg_data_url(path: Path, side: int) -> str:
+    """A picture as a viewer shows it (EXIF applied, 8-bit), at most `side` pixels across, as
+    a JPEG data: URL (what the chat API takes inline)."""
+    import base64
+    import io
+
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as opened:
+        im = eight_bit(ImageOps.exif_transpose(opened)).convert("RGB")
+        im.thumbnail((side, side))
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", quality=90)
+    return f"data:image/jpeg;base64,{base64.b64encode(buf.getvalue()).decode()}"

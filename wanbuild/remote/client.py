@@ -18,6 +18,7 @@ import secrets
 import threading
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
 
@@ -524,6 +525,20 @@ class Client:
             },
         )
 
+    def chat(self, model: str, messages: list[dict[str, Any]], **parameters: Any) -> Chat:
+        """One OpenAI-compatible chat completion (`/compatible-mode/v1/chat/completions`)."""
+        body = self._json(
+            "POST",
+            "/compatible-mode/v1/chat/completions",
+            json={"model": model, "messages": messages, **parameters},
+        )
+        choices = body.get("choices") or [{}]
+        content = ((choices[0] or {}).get("message") or {}).get("content")
+        if not isinstance(content, str):
+            raise PermanentRemoteError(f"chat with {model}: no answer in the reply {body!r:.200}")
+        usage = body.get("usage") or {}
+        return Chat(content, int(usage.get("total_tokens") or 0))
+
     def get_task(self, task_id: str) -> Task:
         return parse(Task, self._output("GET", f"/api/v1/tasks/{task_id}"))
 
@@ -533,6 +548,12 @@ class Client:
 
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Chat:
+    content: str
+    tokens: int
 
 
 def _items(page: JobPage | DeploymentPage, key: str) -> tuple[list[Any], int]:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 
 from wanbuild.core import prompts
+from wanbuild.core.captions import caption_digest
 from wanbuild.core.findings import Finding
 
 # Sample ids become zip entry names; without limits (a model not offered in the region) the
@@ -250,6 +251,15 @@ def _samples(inp: LintInput) -> Iterator[Finding]:
                     "still the scaffold's placeholder text",
                     f"describe the {key}",
                 )
+        if s.draft is not None and s.draft.sha256 == caption_digest(s.subject, s.background):
+            yield Finding(
+                "warning",
+                inp.samples_file,
+                _where(split, i, s, "draft"),
+                f"caption drafted by {s.draft.by} and not reviewed yet",
+                "check the subject and background against the picture and correct them "
+                "(then remove `draft:`)",
+            )
 
 
 def _prompts(inp: LintInput) -> Iterator[Finding]:
