@@ -75,7 +75,7 @@ def scan(source: Path, kind: str, taken: set[str], present: dict[str, str]) -> S
     wanted = "video" if is_video_kind(kind) else "image"
     usable: list[Path] = []
     skipped: list[tuple[str, str]] = []
-    for path in sorted(source.iterdir(), key=lambda p: p.name):
+    for path in sorted(source.iterdir(), key=lambda p: (p.name.casefold(), p.name)):
         if path.name.startswith("."):
             continue
         if not path.is_file():
