@@ -358,6 +358,9 @@ async def export_checkpoint(request: Request) -> Response:
     return ok(True)
 
 
+PREVIEW_VALID_S = 86400
+
+
 async def validation_results(request: Request) -> Response:
     emu = emulator(request)
     doc = _job(emu, request)
@@ -380,10 +383,15 @@ async def validation_details(request: Request) -> Response:
     base = str(request.base_url).rstrip("/")
     video = rules.is_video(doc["kind"])
     rows = []
+    # valid 24 h (the validation section of the API reference): from this listing, or under
+    # the least helpful reading, from when the checkpoint was saved
+    step = next(c["step"] for c in doc["checkpoints"] if c["checkpoint"] == name)
+    since = timeline.step_time(doc, step) if emu.profile.previews_expire_from_checkpoint else now
+    expires = int(since) + PREVIEW_VALID_S
     for i, item in enumerate(items[(page_no - 1) * size : page_no * size], (page_no - 1) * size):
         url = f"{base}/emulator/previews/{doc['job_id']}/{name}/{i}.{'mp4' if video else 'png'}"
         row: dict[str, Any] = {"prompt": item["prompt"]}
-        row["video_path" if video else "image_path"] = f"{url}?Expires={int(now) + 86400}"
+        row["video_path" if video else "image_path"] = f"{url}?Expires={expires}"
         if "first_frame_path" in item:
             row["first_frame_path"] = (
                 f"{base}/emulator/inputs/{item['file_id']}/{item['first_frame_path']}"

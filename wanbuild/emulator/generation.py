@@ -132,19 +132,52 @@ async def task_output(request: Request) -> Response:
 
 
 async def preview_output(request: Request) -> Response:
+    """A checkpoint's preview of one validation sample: made from that sample's first frame
+    (and kf2v's last frame), its effect stronger the later the checkpoint. Refused once the
+    URL's `Expires` has passed, as the object storage that serves the real ones does."""
     emu = emulator(request)
     p = request.path_params
+    expires = request.query_params.get("Expires", "")
+    if not expires.isdigit() or emu.clock() > int(expires):
+        return Response(
+            "<Error><Code>AccessDenied</Code><Message>Request has expired.</Message></Error>",
+            status_code=403,
+            media_type="application/xml",
+        )
     path = emu.store.outputs / "previews" / p["job_id"] / p["checkpoint"] / f"{p['i']}.{p['ext']}"
     if not path.exists():
-        seed = f"{p['job_id']}/{p['checkpoint']}/{p['i']}"
         from wanbuild.emulator import outputs  # PIL and PyAV: only when media are asked for
 
+        job = emu.store.get("job", p["job_id"], emu.region(request))
+        if job is None:
+            return Response(status_code=404)
+        items = job.get("validation_items") or []
+        item = items[p["i"]] if 0 <= p["i"] < len(items) else {}
+        steps = [c["step"] for c in job["checkpoints"]]
+        step = next(
+            (c["step"] for c in job["checkpoints"] if c["checkpoint"] == p["checkpoint"]), 0
+        )
+        strength = step / max(steps or [1])
+        first = _zipped(emu, item, "first_frame_path") or _zipped(emu, item, "input_img")
+        last = _zipped(emu, item, "last_frame_path")
+        seed = f"{p['job_id']}/{p['i']}"
+        path.parent.mkdir(parents=True, exist_ok=True)
         if p["ext"] == "mp4":
-            path.parent.mkdir(parents=True, exist_ok=True)
-            outputs.make_video(path, None, seed)
+            outputs.make_preview(path, first, last, strength, seed)
         else:
-            outputs.make_image(path, None, seed)
+            outputs.make_image(path, None, f"{seed}/{p['checkpoint']}")
     return FileResponse(path)
+
+
+def _zipped(emu: Any, item: dict[str, Any], key: str) -> bytes | None:
+    name, file_id = item.get(key), item.get("file_id")
+    if not name or not file_id:
+        return None
+    try:
+        with zipfile.ZipFile(emu.store.blobs / Path(str(file_id)).name) as zf:
+            return zf.read(str(name))
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return None
 
 
 async def input_file(request: Request) -> Response:

@@ -47,3 +47,34 @@ def make_image(path: Path, url: str | None, seed_text: str) -> None:
     draw.rectangle([0, 0, im.width - 1, im.height - 1], outline=(190, 20, 30), width=6)
     path.parent.mkdir(parents=True, exist_ok=True)
     im.save(path, "PNG")
+
+
+def make_preview(
+    path: Path, first: bytes | None, last: bytes | None, strength: float, seed_text: str
+) -> None:
+    """A checkpoint's preview: 1 s from the sample's first frame (to its last frame for
+    kf2v), the effect (falling notes and a warm cast) the stronger the later the checkpoint,
+    so that checkpoints look different side by side."""
+    start = _picture(first, seed_text)
+    end = _picture(last, seed_text).resize(start.size) if last else None
+    fps, n = 16, 16
+    rain = rain_frames(start, n, zlib.crc32(seed_text.encode()))
+    frames = []
+    for i, frame in enumerate(rain):
+        if end is not None:
+            frame = Image.blend(frame, end, i / (n - 1))
+        cast = Image.new("RGB", frame.size, (255, 170, 40))
+        frames.append(Image.blend(start if i == 0 else frame, cast, 0.45 * strength * i / (n - 1)))
+    write_video(path, iter(frames), start.size, fps)
+
+
+def _picture(data: bytes | None, seed_text: str) -> Image.Image:
+    if data:
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                picture = im.convert("RGB")
+            w, h = scale_within(picture.width, picture.height, SIDE, SIDE, even=True)
+            return picture.resize((w, h))
+        except (OSError, ValueError):
+            pass
+    return scene(zlib.crc32(seed_text.encode()), (SIDE, SIDE * 3 // 4))

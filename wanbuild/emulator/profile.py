@@ -23,6 +23,8 @@ class Profile:
     strict_deployments: bool  # aigc_config + plan required (video), suffix <= 8 chars, kept
     scales_lora: bool  # PUT .../scale accepted for plan=lora deployments
     enforces_step_rules: bool  # 800-step minimum and eval_epochs >= n_epochs/10 at create
+    # preview URLs are valid 24 h "from generation" (the checkpoint's), not from the listing
+    previews_expire_from_checkpoint: bool = False
 
 
 TYPICAL = Profile(
@@ -48,6 +50,7 @@ DOCUMENTED_MINIMUM = Profile(
     strict_deployments=True,
     scales_lora=False,
     enforces_step_rules=True,
+    previews_expire_from_checkpoint=True,
 )
 PROFILES = {p.name: p for p in (TYPICAL, DOCUMENTED_MINIMUM)}
 

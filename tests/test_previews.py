@@ -1,0 +1,93 @@
+"""Previews kept before they expire: the emulator renders them from the validation samples'
+first frames, refuses them once their URL's 24 h are over, and the archive keeps every one it
+saw, once. The emulator's clock is moved by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import pytest
+from PIL import Image
+
+from tests.emulator_helpers import built_zip, in_process
+from tests.test_fidelity import difference
+from wanbuild.emulator.profile import DOCUMENTED_MINIMUM, TYPICAL, Profile
+from wanbuild.reconcile.previews import keep
+from wanbuild.remote.client import Client
+from wanbuild.store.previews import PreviewArchive
+
+DAY = 86400.0
+
+
+def trained(tmp_path: Path, profile: Profile) -> tuple[Client, object, str]:
+    client, clock = in_process(tmp_path / "cloud", profile=profile)
+    train = built_zip(tmp_path / "ds", n_validation=2)
+    up = client.upload_file(train, api="native")
+    val = client.upload_file(train.with_name("valid.zip"), api="native")
+    job = client.create_job(
+        "wan2.2-i2v-flash",
+        [up.file_id],
+        validation_file_ids=[val.file_id],
+        hyper_parameters={"n_epochs": 400},
+    )
+    clock.advance(10 * DAY)  # long done
+    assert client.get_job(job.job_id).status == "SUCCEEDED"
+    return client, clock, job.job_id
+
+
+def frames(path: Path) -> list[Image.Image]:
+    with av.open(str(path)) as c:
+        return [f.to_image() for f in c.decode(c.streams.video[0])]
+
+
+def test_previews_are_the_samples_first_frames_and_differ_by_checkpoint(tmp_path: Path) -> None:
+    client, _, job = trained(tmp_path, TYPICAL)
+    archive = PreviewArchive(tmp_path / "previews")
+    kept = keep(client, job, archive, print)
+    assert kept.new == 16  # 8 checkpoints x 2 validation samples
+    early = archive.sample(job, "checkpoint-50", 0)
+    late = archive.sample(job, "checkpoint-400", 0)
+    assert early is not None
+    assert late is not None
+    first = Image.open(archive.path(str(late["first_frame"]))).convert("RGB")
+    shown_early, shown_late = (
+        frames(archive.path(str(early["preview"]))),
+        frames(archive.path(str(late["preview"]))),
+    )
+    assert difference(shown_late[0], first.resize(shown_late[0].size)) < 8  # starts from it
+    assert difference(shown_early[-1], shown_late[-1]) > 10  # the later, the stronger
+    assert "zq7x9k" in str(late["prompt"])
+    again = keep(client, job, archive, print)
+    assert again.new == 0  # never twice
+
+
+@pytest.mark.parametrize("profile", [TYPICAL, DOCUMENTED_MINIMUM], ids=lambda p: p.name)
+def test_expired_previews_stay_kept_and_unobserved_ones_are_named(
+    tmp_path: Path, profile: Profile
+) -> None:
+    client, clock, job = trained(tmp_path, profile)
+    archive = PreviewArchive(tmp_path / "previews")
+    said: list[str] = []
+    if profile is DOCUMENTED_MINIMUM:
+        # valid 24 h from each checkpoint's making: ten days on, every one has expired
+        kept = keep(client, job, archive, said.append)
+        assert kept.new == 0
+        assert len(kept.expired) == 16
+        assert any(
+            s.startswith("checkpoint-400: the preview of validation sample 0 had expired")
+            for s in said
+        )
+        return
+    assert keep(client, job, archive, said.append).new == 16
+    clock.advance(2 * DAY)  # the URLs the listing gave have expired now
+    details = client.validation_details(job, "checkpoint-400")
+    url = details["list"][0]["video_path"]
+    clock.advance(2 * DAY)
+    with pytest.raises(Exception, match="403"):
+        client.download(url)
+    assert keep(client, job, archive, said.append).new == 0
+    for ck in ("checkpoint-50", "checkpoint-400"):
+        entry = archive.sample(job, ck, 1)
+        assert entry is not None
+        assert archive.path(str(entry["preview"])).is_file()  # kept, though long expired

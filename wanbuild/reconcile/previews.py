@@ -1,0 +1,92 @@
+"""Keep a job's checkpoint previews before their URLs expire (they are valid 24 h).
+
+Every command that sees a succeeded job (apply, status, checkpoints, review) calls `keep`: each
+checkpoint's validation details are listed, and each preview not archived yet is downloaded
+once with the sample's first frame and prompt. A run that stops half way resumes where it
+stopped; nothing is downloaded twice. A URL that has expired is recorded as such and said,
+naming the checkpoint: nothing can bring it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from urllib.parse import urlparse
+
+from wanbuild.remote.client import Client
+from wanbuild.remote.errors import PermanentRemoteError, TemporaryRemoteError
+from wanbuild.store.previews import PreviewArchive
+
+PAGE = 100
+
+
+@dataclass
+class Kept:
+    new: int = 0
+    expired: list[str] = field(default_factory=list)  # "checkpoint-N sample i"
+
+
+def keep(
+    client: Client,
+    job_id: str,
+    archive: PreviewArchive,
+    say: Callable[[str], None],
+    *,
+    effect: str | None = None,
+) -> Kept:
+    kept = Kept()
+    checkpoints = client.validation_results(job_id)
+    for checkpoint in checkpoints:
+        if archive.is_complete(job_id, checkpoint):
+            continue
+        rows = _rows(client, job_id, checkpoint)
+        for i, row in enumerate(rows):
+            if archive.sample(job_id, checkpoint, i) is not None:
+                continue
+            url = str(row.get("video_path") or row.get("image_path") or "")
+            entry: dict[str, object] = {"prompt": row.get("prompt")}
+            first = row.get("first_frame_path")
+            if first:
+                entry["first_frame"] = _download(client, str(first), archive)
+            preview = _download(client, url, archive) if url else None
+            if preview is None:
+                entry["preview"] = "expired"
+                kept.expired.append(f"{checkpoint} sample {i}")
+                say(
+                    f"{checkpoint}: the preview of validation sample {i} had expired before "
+                    "wanbuild saw it (preview URLs are valid 24 h): it cannot be kept"
+                )
+            else:
+                entry["preview"] = preview
+                kept.new += 1
+            archive.record(job_id, checkpoint, i, entry, effect=effect)
+        archive.complete(job_id, checkpoint, len(rows))
+    if kept.new:
+        say(f"kept {kept.new} preview(s) of job {job_id} in {archive.root}")
+    return kept
+
+
+def _rows(client: Client, job_id: str, checkpoint: str) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    page_no = 1
+    while True:
+        out = client.validation_details(job_id, checkpoint, page_no=page_no, page_size=PAGE)
+        got = list(out.get("list") or [])
+        rows += got
+        total = int(out.get("total") or len(rows))
+        if not got or len(rows) >= total:
+            return rows
+        page_no += 1
+
+
+def _download(client: Client, url: str, archive: PreviewArchive) -> str | None:
+    """The blob the URL's bytes were kept as; None when it has expired (403/404)."""
+    try:
+        data = client.download(url)
+    except PermanentRemoteError:
+        return None
+    except TemporaryRemoteError:
+        raise
+    ext = PurePosixPath(urlparse(url).path).suffix.lower() or ".bin"
+    return archive.keep(data, ext)
