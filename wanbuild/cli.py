@@ -120,6 +120,22 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("--model", default="qwen3-vl-plus", help="the vision-language model")
     cp.add_argument("--yes", action="store_true", help="do not ask before calling the service")
 
+    rv = sub.add_parser("review", help="the checkpoints side by side: a static page, or a PNG")
+    rv.add_argument("targets", nargs="*", metavar="EFFECT|OVERRIDE")
+    rv.add_argument("--format", choices=["html", "png"], default="html")
+    rv.add_argument(
+        "--sheet", action="store_const", const="png", dest="format", help="= --format png"
+    )
+    rv.add_argument("--golden", action="store_true", help="first render with the live deployment")
+    rv.add_argument("--yes", action="store_true", help="do not ask before billed renders")
+    rv.add_argument("--poll", type=float, default=2.0, help="seconds between looks at a render")
+
+    pn = sub.add_parser("pin", help="deploy.checkpoint: checkpoint-N in effect.yaml (or --final)")
+    pn.add_argument("effect", type=Path, metavar="EFFECT")
+    pn.add_argument("checkpoint", nargs="?", default=None, metavar="checkpoint-N")
+    pn.add_argument("targets", nargs="*", metavar="OVERRIDE")
+    pn.add_argument("--final", action="store_true", help="deploy the job's final model again")
+
     un = sub.add_parser(
         "unlock", help="break an effect's lease on the git remote (as terraform force-unlock)"
     )
@@ -337,6 +353,21 @@ def _command(
         from wanbuild.commands.caption import caption_command
 
         return caption_command(args.effect, targets, stream, model=args.model, yes=args.yes)
+    if args.command == "review":
+        from wanbuild.commands.review import review_command
+
+        return review_command(
+            *split_targets(targets),
+            stream,
+            fmt=args.format,
+            golden=args.golden,
+            yes=args.yes,
+            poll=args.poll,
+        )
+    if args.command == "pin":
+        from wanbuild.commands.pin import pin_command
+
+        return pin_command(args.effect, args.checkpoint, targets, stream, final=args.final)
     if args.command == "unlock":
         from wanbuild.commands.unlock import unlock_command
 

@@ -24,8 +24,11 @@ from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
 from wanbuild.reconcile.loop import Hooks, Outcome, converge
 from wanbuild.reconcile.mutex import Busy, effect_mutex
 from wanbuild.reconcile.observe import api_of
+from wanbuild.reconcile.previews import keep
 from wanbuild.reconcile.watch import Watch
+from wanbuild.remote.errors import RemoteError
 from wanbuild.spec.state import Desired, Observed
+from wanbuild.store.previews import PreviewArchive
 from wanbuild.versioning.git import Inputs, inputs_commits
 
 EXIT_INTERRUPTED = 130
@@ -207,7 +210,7 @@ def _run(
             with effect_mutex(
                 item.store.root / "locks", d.effect, timeout=lock_timeout, say=hooks.say
             ):
-                return converge(
+                outcome = converge(
                     item.client,
                     d,
                     item.directory,
@@ -222,6 +225,9 @@ def _run(
                     recent_claims=item.recent,
                     gate=gate,
                 )
+            if wait:
+                _keep_previews(item, outcome, hooks.say)
+            return outcome
         except Busy as e:
             return Outcome(d.effect, "failed", str(e))
         except WanbuildError as e:
@@ -245,6 +251,23 @@ def _run(
     if wait:
         print(f"elapsed {time.monotonic() - started:.1f} s", file=out)
     return outcomes
+
+
+def _keep_previews(item: Item, outcome: Outcome, say: Any) -> None:
+    """A job that succeeded: its previews into the archive before their URLs expire."""
+    job = outcome.observed.job if outcome.observed else None
+    if job is None or job.status != "SUCCEEDED":
+        return
+    try:
+        keep(
+            item.client,
+            job.job_id,
+            PreviewArchive.of(item.store.root),
+            say,
+            effect=item.spec.effect,
+        )
+    except RemoteError as e:
+        say(f"previews not kept this time ({e}); the next apply, status or review tries again")
 
 
 class _Progress:

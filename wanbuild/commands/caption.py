@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from wanbuild.commands.session import open_session
 from wanbuild.config.load import load_effect
 from wanbuild.config.places import display
-from wanbuild.config.samples_edit import set_captions
+from wanbuild.config.yaml_edit import set_captions
 from wanbuild.core.captions import caption_digest, instruction, parse_reply
 from wanbuild.core.lint.base import PLACEHOLDER
 from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError

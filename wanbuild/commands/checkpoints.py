@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
-from wanbuild.commands.session import open_session
+from wanbuild.commands.session import open_session, say_to
 from wanbuild.errors import EXIT_OK
+from wanbuild.reconcile.previews import keep
+from wanbuild.store.previews import PreviewArchive
 
 
 def checkpoints_command(effect_dirs: list[Path], overrides: list[str], out: TextIO) -> int:
@@ -21,7 +23,9 @@ def checkpoints_command(effect_dirs: list[Path], overrides: list[str], out: Text
                 print(f"{d.effect}: no checkpoints yet ({state})", file=out)
                 continue
             print(f"{d.effect}: job {o.job.job_id} -> {o.job.finetuned_output}", file=out)
-            previews = set(item.client.validation_results(o.job.job_id))
+            archive = PreviewArchive.of(item.store.root)
+            keep(item.client, o.job.job_id, archive, say_to(out, d.effect), effect=d.effect)
+            kept = archive.job(o.job.job_id)["checkpoints"]
             pinned = d.checkpoint
             for c in item.client.list_checkpoints(o.job.job_id):
                 mark = "*" if c.checkpoint == pinned else " "
@@ -31,14 +35,16 @@ def checkpoints_command(effect_dirs: list[Path], overrides: list[str], out: Text
                     else (f"export {c.status}" if c.status else "not exported")
                 )
                 print(f" {mark} {c.checkpoint:<18} {export}", file=out)
-                if c.checkpoint in previews:
-                    details = item.client.validation_details(o.job.job_id, c.checkpoint)
-                    for row in details.get("list", []):
-                        url = row.get("video_path") or row.get("image_path")
-                        print(f"      preview {url}", file=out)
+                samples = (kept.get(c.checkpoint) or {}).get("samples", {})
+                for i, entry in sorted(samples.items(), key=lambda kv: int(kv[0])):
+                    blob = entry.get("preview")
+                    shown = (
+                        "expired before it was kept" if blob == "expired" else archive.path(blob)
+                    )
+                    print(f"      sample {int(i) + 1}: {shown}", file=out)
             print(
-                f"   pin one with deploy.checkpoint: checkpoint-N in {d.effect}/effect.yaml "
-                f"(now: {pinned or 'the final model'})",
+                f"   side by side: `wanbuild review {d.effect}`; pin one: "
+                f"`wanbuild pin {d.effect} checkpoint-N` (now: {pinned or 'the final model'})",
                 file=out,
             )
     finally:

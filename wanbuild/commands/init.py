@@ -123,7 +123,7 @@ def init(
 def _add_from(path: Path, source: Path, *, move: bool, dry_run: bool, out: TextIO) -> int:
     """The files of `source` not in the effect yet, appended as new samples."""
     from wanbuild.config.load import load_effect
-    from wanbuild.config.samples_edit import append_train
+    from wanbuild.config.yaml_edit import append_train
 
     effect = load_effect(path, []).effect
     taken = {s.id for s in (*effect.samples.train, *effect.samples.validation)}

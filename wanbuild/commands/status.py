@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
-from wanbuild.commands.session import open_session
+from wanbuild.commands.session import open_session, say_to
 from wanbuild.errors import EXIT_OK
+from wanbuild.reconcile.previews import keep
+from wanbuild.store.previews import PreviewArchive
 
 
 def status_command(effect_dirs: list[Path], overrides: list[str], out: TextIO) -> int:
@@ -35,6 +37,9 @@ def status_command(effect_dirs: list[Path], overrides: list[str], out: TextIO) -
                 print(
                     f"  job         {j.job_id} {j.status}{extra} -> {j.finetuned_output}", file=out
                 )
+                if j.status == "SUCCEEDED":  # before its previews' URLs expire
+                    archive = PreviewArchive.of(item.store.root)
+                    keep(item.client, j.job_id, archive, say_to(out, d.effect), effect=d.effect)
             if o.deployment is not None:
                 dep = o.deployment
                 capacity = f" (capacity {dep.capacity})" if dep.capacity is not None else ""

@@ -89,3 +89,34 @@ def contact_sheet(rows: list[SheetRow], out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out, format="PNG")
     return out
+
+
+def grid_sheet(columns: list[str], rows: list[tuple[str, list[Path | None]]], out: Path) -> Path:
+    """The review grid as one PNG: per cell the first, middle and last frame (an image: the
+    image), a column per checkpoint, a row per validation sample, titles on top and left."""
+    from PIL import Image, ImageDraw
+
+    label_w, head_h, pad = 160, 24, 6
+    cell_w, cell_h = THUMB * 3 + pad * 2, THUMB
+    width = label_w + len(columns) * (cell_w + pad) + pad
+    height = head_h + len(rows) * (cell_h + pad) + pad
+    sheet = Image.new("RGB", (width, height), (250, 250, 250))
+    draw = ImageDraw.Draw(sheet)
+    for c, title in enumerate(columns):
+        draw.text((label_w + c * (cell_w + pad) + pad, 6), title, fill=(20, 20, 20))
+    for r, (title, cells) in enumerate(rows):
+        y = head_h + r * (cell_h + pad)
+        draw.text((pad, y + 4), title, fill=(20, 20, 20))
+        for c, path in enumerate(cells):
+            x = label_w + c * (cell_w + pad) + pad
+            pictures = _pictures(path) if path is not None else []
+            if not pictures:
+                draw.rectangle([x, y, x + cell_w, y + cell_h], outline=(170, 0, 0))
+                draw.text((x + 4, y + 4), "no preview", fill=(170, 0, 0))
+            for k, im in enumerate(pictures[:3]):
+                sheet.paste(im, (x + k * (THUMB + pad), y))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp.png")
+    sheet.save(tmp, "PNG")
+    tmp.replace(out)
+    return out

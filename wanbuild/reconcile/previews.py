@@ -35,7 +35,11 @@ def keep(
     *,
     effect: str | None = None,
 ) -> Kept:
+    """Archive the previews of `job_id`, a job that has succeeded (its checkpoints are
+    final: once each is kept or known lost, the job is settled and never listed again)."""
     kept = Kept()
+    if archive.settled(job_id):
+        return kept  # every checkpoint of the finished job is kept (or known lost): no call
     checkpoints = client.validation_results(job_id)
     for checkpoint in checkpoints:
         if archive.is_complete(job_id, checkpoint):
@@ -52,16 +56,20 @@ def keep(
             preview = _download(client, url, archive) if url else None
             if preview is None:
                 entry["preview"] = "expired"
-                kept.expired.append(f"{checkpoint} sample {i}")
-                say(
-                    f"{checkpoint}: the preview of validation sample {i} had expired before "
-                    "wanbuild saw it (preview URLs are valid 24 h): it cannot be kept"
-                )
+                kept.expired.append(f"{checkpoint} sample {i + 1}")
             else:
                 entry["preview"] = preview
                 kept.new += 1
             archive.record(job_id, checkpoint, i, entry, effect=effect)
         archive.complete(job_id, checkpoint, len(rows))
+    if checkpoints:
+        archive.settle(job_id)
+    if kept.expired:
+        say(
+            f"{len(kept.expired)} preview(s) of job {job_id} had expired before wanbuild saw "
+            f"them (preview URLs are valid 24 h), so they cannot be kept: "
+            + ", ".join(kept.expired)
+        )
     if kept.new:
         say(f"kept {kept.new} preview(s) of job {job_id} in {archive.root}")
     return kept

@@ -82,9 +82,27 @@ class PreviewArchive:
 
     def is_complete(self, job_id: str, checkpoint: str) -> bool:
         ck = self.job(job_id)["checkpoints"].get(checkpoint)
-        if not ck or "count" not in ck:
-            return False
-        return len(ck["samples"]) >= int(ck["count"])
+        return bool(ck) and self._done(ck)
+
+    def record_golden(self, job_id: str, deployed_model: str, index: int, blob: str) -> None:
+        """What the live deployment rendered for validation sample `index`."""
+        doc = self.job(job_id)
+        doc.setdefault("golden", {}).setdefault(deployed_model, {})[str(index)] = blob
+        self._write(doc)
+
+    def settle(self, job_id: str) -> None:
+        """Every checkpoint the finished job reported is kept or known lost: no more calls."""
+        doc = self.job(job_id)
+        if all(self._done(ck) for ck in doc["checkpoints"].values()):
+            doc["settled"] = True
+            self._write(doc)
+
+    def settled(self, job_id: str) -> bool:
+        return bool(self.job(job_id).get("settled"))
+
+    @staticmethod
+    def _done(ck: dict[str, Any]) -> bool:
+        return "count" in ck and len(ck.get("samples", {})) >= int(ck["count"])
 
     def path(self, blob: str) -> Path:
         return self.root / blob
