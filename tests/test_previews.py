@@ -74,10 +74,9 @@ def test_expired_previews_stay_kept_and_unobserved_ones_are_named(
         kept = keep(client, job, archive, said.append)
         assert kept.new == 0
         assert len(kept.expired) == 16
-        assert any(
-            s.startswith("checkpoint-400: the preview of validation sample 0 had expired")
-            for s in said
-        )
+        [line] = [s for s in said if "had expired before wanbuild saw them" in s]
+        assert line.startswith(f"16 preview(s) of job {job} had expired")
+        assert "checkpoint-400 sample 1, checkpoint-400 sample 2, checkpoint-350 sample 1" in line
         return
     assert keep(client, job, archive, said.append).new == 16
     clock.advance(2 * DAY)  # the URLs the listing gave have expired now
