@@ -287,7 +287,13 @@ def test_checkpoints_lists_what_can_be_pinned(
     out = run("checkpoints", str(d)).out
     assert "checkpoint-400" in out
     assert "not exported" in out
-    assert "preview http" in out
+    assert "http" not in out  # the previews kept, not URLs that expire in 24 h
+    samples = [line for line in out.splitlines() if line.strip().startswith("sample ")]
+    assert samples
+    assert all(
+        ".wanbuild/previews/blobs/" in s or "expired before it was kept" in s for s in samples
+    )
+    assert "`wanbuild review fx`" in out
     assert out.count("checkpoint-") >= 8
 
 
