@@ -62,6 +62,15 @@ def plan_command(
             print(render_markdown(plans, header, fitted), file=out)
         else:
             print(render_text(plans, header, fitted), file=out)
+        if since is not None and fmt == "markdown":
+            trained = [p.effect for p in plans if any(a.kind.value == "train" for a in p.actions)]
+            if trained:
+                print(
+                    "\nOnce trained, compare the checkpoints by looking: "
+                    + ", ".join(f"`wanbuild review effects/{e}`" for e in trained)
+                    + " (`--format png` for a contact sheet; the workflow attaches both).",
+                    file=out,
+                )
         if save is not None:
             save.write_text(render_json(document) + "\n", encoding="utf-8")
             if fmt == "text":
