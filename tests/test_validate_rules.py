@@ -46,11 +46,13 @@ def test_too_few_samples_for_the_region(
     assert has(errors(run("validate", str(d2), "region=ap-southeast-1")), "at least 10")
 
 
-def test_kf2v_needs_a_last_frame(
+def test_kf2v_needs_a_last_frame_or_a_clip_to_cut_it_from(
     effect_factory: Callable[..., Path], run: Callable[..., Run]
 ) -> None:
     d = effect_factory(kind="kf2v")
-    edit_samples(d, "train", 2, last_frame=None)
+    edit_samples(d, "train", 2, last_frame=None)  # build cuts it from the clip
+    assert errors(run("validate", str(d))) == []
+    edit_samples(d, "train", 2, video=None)  # no clip: nothing to cut it from
     result = run("validate", str(d))
     assert has(
         errors(result),
