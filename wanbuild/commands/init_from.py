@@ -83,9 +83,10 @@ def scan(source: Path, kind: str, taken: set[str], present: dict[str, str]) -> S
             continue
         found = probe_path(path, wanted)
         if isinstance(found, MediaProblem):
-            why = found.detail if found.code == "wrong_type" else "not a media file it can read"
             if found.code == "wrong_type":
                 why = f"{found.detail}; {kind} samples are made from {wanted}s"
+            else:
+                why = "not a media file it can read"
             skipped.append((path.name, why))
             continue
         digest = _sha256(path)

@@ -182,11 +182,11 @@ class Lease:
             )
             if not pushed.ok:
                 self.held = None
-                raise self._lost()
+                raise self.lost_error()
             self.held, self.state = lease, state
             self.marker.write(state)
 
-    def _lost(self) -> LeaseLost:
+    def lost_error(self) -> LeaseLost:
         return LeaseLost(
             f"{self.effect}: its lease was taken from this apply (`wanbuild unlock`, or it "
             "expired while this machine could not reach the remote); stopped before "
@@ -274,7 +274,7 @@ class Gate:
         when asked to stop while waiting for it."""
         if self.lease is not None:
             if self.lease.held is None:
-                raise self.lease._lost()
+                raise self.lease.lost_error()
             return False
         try:
             url = self.remote.url()
