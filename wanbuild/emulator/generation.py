@@ -165,7 +165,7 @@ async def preview_output(request: Request) -> Response:
         if p["ext"] == "mp4":
             outputs.make_preview(path, first, last, strength, seed)
         else:
-            outputs.make_image(path, None, f"{seed}/{p['checkpoint']}")
+            outputs.make_preview_image(path, first, strength, seed)
     return FileResponse(path)
 
 

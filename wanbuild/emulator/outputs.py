@@ -78,3 +78,14 @@ def _picture(data: bytes | None, seed_text: str) -> Image.Image:
         except (OSError, ValueError):
             pass
     return scene(zlib.crc32(seed_text.encode()), (SIDE, SIDE * 3 // 4))
+
+
+def make_preview_image(path: Path, first: bytes | None, strength: float, seed_text: str) -> None:
+    """An image checkpoint's preview: the validation input (i2i) or a scene (t2i), its warm
+    cast and frame the stronger the later the checkpoint."""
+    im = _picture(first, seed_text)
+    im = Image.blend(im, Image.new("RGB", im.size, (255, 170, 40)), 0.45 * strength)
+    draw = ImageDraw.Draw(im)
+    draw.rectangle([0, 0, im.width - 1, im.height - 1], outline=(190, 20, 30), width=6)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im.save(path, "PNG")
