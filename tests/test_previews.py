@@ -12,6 +12,7 @@ from PIL import Image
 
 from tests.emulator_helpers import built_zip, in_process
 from tests.test_fidelity import difference
+from wanbuild.emulator.clock import ManualClock
 from wanbuild.emulator.profile import DOCUMENTED_MINIMUM, TYPICAL, Profile
 from wanbuild.reconcile.previews import keep
 from wanbuild.remote.client import Client
@@ -20,8 +21,17 @@ from wanbuild.store.previews import PreviewArchive
 DAY = 86400.0
 
 
-def trained(tmp_path: Path, profile: Profile) -> tuple[Client, object, str]:
-    client, clock = in_process(tmp_path / "cloud", profile=profile)
+def trained(
+    tmp_path: Path,
+    profile: Profile,
+    *,
+    days: float = 10.0,
+    client: Client | None = None,
+    clock: ManualClock | None = None,
+) -> tuple[Client, ManualClock, str]:
+    """A job trained on the emulator, `days` (emulated) after its creation."""
+    if client is None or clock is None:
+        client, clock = in_process(tmp_path / "cloud", profile=profile)
     train = built_zip(tmp_path / "ds", n_validation=2)
     up = client.upload_file(train, api="native")
     val = client.upload_file(train.with_name("valid.zip"), api="native")
@@ -31,7 +41,7 @@ def trained(tmp_path: Path, profile: Profile) -> tuple[Client, object, str]:
         validation_file_ids=[val.file_id],
         hyper_parameters={"n_epochs": 400},
     )
-    clock.advance(10 * DAY)  # long done
+    clock.advance(days * DAY)
     assert client.get_job(job.job_id).status == "SUCCEEDED"
     return client, clock, job.job_id
 
@@ -66,27 +76,30 @@ def test_previews_are_the_samples_first_frames_and_differ_by_checkpoint(tmp_path
 def test_expired_previews_stay_kept_and_unobserved_ones_are_named(
     tmp_path: Path, profile: Profile
 ) -> None:
-    client, clock, job = trained(tmp_path, profile)
+    client, clock, job = trained(tmp_path, profile, days=0.1)  # seen right after training
     archive = PreviewArchive(tmp_path / "previews")
     said: list[str] = []
-    if profile is DOCUMENTED_MINIMUM:
-        # valid 24 h from each checkpoint's making: ten days on, every one has expired
-        kept = keep(client, job, archive, said.append)
-        assert kept.new == 0
-        assert len(kept.expired) == 16
-        [line] = [s for s in said if "had expired before wanbuild saw them" in s]
-        assert line.startswith(f"16 preview(s) of job {job} had expired")
-        assert "checkpoint-400 sample 1, checkpoint-400 sample 2, checkpoint-350 sample 1" in line
-        return
     assert keep(client, job, archive, said.append).new == 16
-    clock.advance(2 * DAY)  # the URLs the listing gave have expired now
-    details = client.validation_details(job, "checkpoint-400")
-    url = details["list"][0]["video_path"]
     clock.advance(2 * DAY)
+    url = client.validation_details(job, "checkpoint-400")["list"][0]["video_path"]
+    clock.advance(2 * DAY)  # past every URL's 24 h, whichever reading
     with pytest.raises(Exception, match="403"):
         client.download(url)
     assert keep(client, job, archive, said.append).new == 0
     for ck in ("checkpoint-50", "checkpoint-400"):
-        entry = archive.sample(job, ck, 1)
-        assert entry is not None
-        assert archive.path(str(entry["preview"])).is_file()  # kept, though long expired
+        for i in (0, 1):
+            entry = archive.sample(job, ck, i)
+            assert entry is not None
+            assert archive.path(str(entry["preview"])).is_file()  # kept, though long expired
+    # a retrain nobody looked at for three days
+    _, _, later = trained(tmp_path / "again", profile, days=3, client=client, clock=clock)
+    kept = keep(client, later, archive, said.append)
+    if profile is TYPICAL:  # valid 24 h from the listing: listed now, kept now
+        assert kept.new == 16
+        return
+    # documented-minimum: valid 24 h from each checkpoint's making, long past
+    assert kept.new == 0
+    assert len(kept.expired) == 16
+    [line] = [s for s in said if "had expired before wanbuild saw them" in s]
+    assert line.startswith(f"16 preview(s) of job {later} had expired")
+    assert "checkpoint-400 sample 1, checkpoint-400 sample 2, checkpoint-350 sample 1" in line

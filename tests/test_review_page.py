@@ -183,3 +183,19 @@ def test_pin_checks_the_checkpoint_and_plans_export_and_deploy_only(
     back = run("pin", "effects/money_rain", "--final")
     assert back.code == 0
     assert effect.read_text() == before
+
+
+def test_golden_renders_with_the_live_deployment_once_as_the_first_column(
+    reviewed: Path, run: Callable[..., Run]
+) -> None:
+    golden = run("review", "effects/money_rain", "--golden", "--poll", "0.01")
+    assert golden.code == 0, golden.out + golden.err
+    assert "--golden renders 2 validation sample(s) with wb-money-rain-" in golden.out
+    assert "2 video generation(s), billed by Model Studio per second of video" in golden.out
+    html = reviewed.read_text()
+    assert html.count("<video ") == 18  # the live column, then 8 checkpoints x 2
+    first_column = re.search(r'<th scope="col" data-col="([^"]+)"', html)
+    assert first_column is not None
+    assert first_column.group(1) == "live"
+    again = run("review", "effects/money_rain", "--golden", "--poll", "0.01")
+    assert "--golden renders" not in again.out  # made once per deployment
