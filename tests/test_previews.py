@@ -103,3 +103,29 @@ def test_expired_previews_stay_kept_and_unobserved_ones_are_named(
     [line] = [s for s in said if "had expired before wanbuild saw them" in s]
     assert line.startswith(f"16 preview(s) of job {later} had expired")
     assert "checkpoint-400 sample 1, checkpoint-400 sample 2, checkpoint-350 sample 1" in line
+
+
+def test_effects_keeping_the_same_picture_at_once_both_keep_it(tmp_path: Path) -> None:
+    """Effects sharing a first frame keep it from their own threads of one apply: the same
+    blob written at once by all of them (the scale bench found this)."""
+    import threading
+
+    archive = PreviewArchive(tmp_path / "previews")
+    start = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        start.wait()
+        try:
+            for n in range(20):
+                archive.keep(b"the same first frame %d" % n, ".jpg")
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(list((tmp_path / "previews/blobs").iterdir())) == 20

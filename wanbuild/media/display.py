@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -231,7 +232,7 @@ def cut_frame(src: Path, dst: Path, which: str, trim_to_s: float | None) -> None
             raise Undisplayable("no decodable frame to cut")
         picture = displayed_frame(chosen, shown)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         if which == "first":
             picture.save(tmp, "JPEG", quality=95)

@@ -3,7 +3,9 @@ last frames) side by side, the caption wrapped underneath. Pillow and PyAV; one 
 
 from __future__ import annotations
 
+import os
 import textwrap
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,7 +118,7 @@ def grid_sheet(columns: list[str], rows: list[tuple[str, list[Path | None]]], ou
             for k, im in enumerate(pictures[:3]):
                 sheet.paste(im, (x + k * (THUMB + pad), y))
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.{threading.get_ident()}.tmp.png")
     sheet.save(tmp, "PNG")
     tmp.replace(out)
     return out

@@ -20,6 +20,8 @@ wanbuild.lock holding merge-conflict markers is replaced by the remote's record 
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -93,7 +95,7 @@ class Marker:
 
     def write(self, sha: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps({"url": self.url, "state": sha}), encoding="utf-8")
         tmp.replace(self.path)
 

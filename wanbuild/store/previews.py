@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ class PreviewArchive:
     def _write(self, doc: dict[str, Any]) -> None:
         path = self._index_path(doc["job_id"])
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(doc, indent=2, sort_keys=True), encoding="utf-8")
         os.replace(tmp, path)
 
@@ -55,7 +56,7 @@ class PreviewArchive:
         path = self.blobs / f"{sha}{ext}"
         if not path.exists():
             self.blobs.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
             tmp.write_bytes(data)
             os.replace(tmp, path)
         return f"blobs/{path.name}"
