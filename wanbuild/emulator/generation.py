@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 import uuid
 import zipfile
@@ -160,12 +161,22 @@ async def preview_output(request: Request) -> Response:
         strength = step / max(steps or [1])
         first = _zipped(emu, item, "first_frame_path") or _zipped(emu, item, "input_img")
         last = _zipped(emu, item, "last_frame_path")
-        seed = f"{p['job_id']}/{p['i']}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if p["ext"] == "mp4":
-            outputs.make_preview(path, first, last, strength, seed)
-        else:
-            outputs.make_preview_image(path, first, strength, seed)
+        # rendered once per picture and strength: effects that share a validation picture
+        # (a team's stock first frames, the scale bench's) share its previews
+        key = hashlib.sha256(
+            b"%s|%s|%.4f|%s" % (first or b"", last or b"", strength, p["ext"].encode())
+        ).hexdigest()
+        made = emu.store.outputs / "previews" / "by-content" / f"{key}.{p['ext']}"
+        if not made.exists():
+            seed = key[:16]
+            made.parent.mkdir(parents=True, exist_ok=True)
+            tmp = made.with_name(f".{made.name}.{uuid.uuid4().hex}.tmp.{p['ext']}")
+            if p["ext"] == "mp4":
+                outputs.make_preview(tmp, first, last, strength, seed)
+            else:
+                outputs.make_preview_image(tmp, first, strength, seed)
+            tmp.replace(made)
+        path = made
     return FileResponse(path)
 
 

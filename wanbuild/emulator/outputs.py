@@ -16,6 +16,7 @@ from wanbuild.core.fitting import scale_within
 from wanbuild.media.synth import rain_frames, scene, write_video
 
 SIDE = 320
+PREVIEW_SIDE = 128  # a checkpoint preview: small, as the service's are, and quick to make
 
 
 def input_image(url: str | None, seed_text: str) -> Image.Image:
@@ -55,9 +56,9 @@ def make_preview(
     """A checkpoint's preview: 1 s from the sample's first frame (to its last frame for
     kf2v), the effect (falling notes and a warm cast) the stronger the later the checkpoint,
     so that checkpoints look different side by side."""
-    start = _picture(first, seed_text)
-    end = _picture(last, seed_text).resize(start.size) if last else None
-    fps, n = 16, 16
+    start = _picture(first, seed_text, PREVIEW_SIDE)
+    end = _picture(last, seed_text, PREVIEW_SIDE).resize(start.size) if last else None
+    fps, n = 16, 10
     rain = rain_frames(start, n, zlib.crc32(seed_text.encode()))
     frames = []
     for i, frame in enumerate(rain):
@@ -68,16 +69,16 @@ def make_preview(
     write_video(path, iter(frames), start.size, fps)
 
 
-def _picture(data: bytes | None, seed_text: str) -> Image.Image:
+def _picture(data: bytes | None, seed_text: str, side: int = SIDE) -> Image.Image:
     if data:
         try:
             with Image.open(io.BytesIO(data)) as im:
                 picture = im.convert("RGB")
-            w, h = scale_within(picture.width, picture.height, SIDE, SIDE, even=True)
+            w, h = scale_within(picture.width, picture.height, side, side, even=True)
             return picture.resize((w, h))
         except (OSError, ValueError):
             pass
-    return scene(zlib.crc32(seed_text.encode()), (SIDE, SIDE * 3 // 4))
+    return scene(zlib.crc32(seed_text.encode()), (side, side * 3 // 4))
 
 
 def make_preview_image(path: Path, first: bytes | None, strength: float, seed_text: str) -> None:

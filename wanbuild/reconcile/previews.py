@@ -10,6 +10,7 @@ naming the checkpoint: nothing can bring it back.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from urllib.parse import urlparse
@@ -19,6 +20,7 @@ from wanbuild.remote.errors import PermanentRemoteError, TemporaryRemoteError
 from wanbuild.store.previews import PreviewArchive
 
 PAGE = 100
+IN_FLIGHT = 8  # listings and downloads of one job at once
 
 
 @dataclass
@@ -41,27 +43,35 @@ def keep(
     if archive.settled(job_id):
         return kept  # every checkpoint of the finished job is kept (or known lost): no call
     checkpoints = client.validation_results(job_id)
-    for checkpoint in checkpoints:
-        if archive.is_complete(job_id, checkpoint):
-            continue
-        rows = _rows(client, job_id, checkpoint)
-        for i, row in enumerate(rows):
-            if archive.sample(job_id, checkpoint, i) is not None:
-                continue
-            url = str(row.get("video_path") or row.get("image_path") or "")
-            entry: dict[str, object] = {"prompt": row.get("prompt")}
-            first = row.get("first_frame_path")
-            if first:
-                entry["first_frame"] = _download(client, str(first), archive)
-            preview = _download(client, url, archive) if url else None
-            if preview is None:
-                entry["preview"] = "expired"
-                kept.expired.append(f"{checkpoint} sample {i + 1}")
-            else:
-                entry["preview"] = preview
-                kept.new += 1
-            archive.record(job_id, checkpoint, i, entry, effect=effect)
-        archive.complete(job_id, checkpoint, len(rows))
+    todo = [ck for ck in checkpoints if not archive.is_complete(job_id, ck)]
+    # the listings, then every download, a few at a time: each is a round trip
+    with ThreadPoolExecutor(max_workers=IN_FLIGHT) as pool:
+        listed = dict(zip(todo, pool.map(lambda ck: _rows(client, job_id, ck), todo), strict=True))
+        wanted = [
+            (ck, i, row)
+            for ck in todo
+            for i, row in enumerate(listed[ck])
+            if archive.sample(job_id, ck, i) is None
+        ]
+        # a sample's first frame is the same picture at every checkpoint: fetched once
+        firsts = {str(r["first_frame_path"]) for _, _, r in wanted if r.get("first_frame_path")}
+        first_blobs = dict(
+            zip(firsts, pool.map(lambda u: _download(client, u, archive), firsts), strict=True)
+        )
+        got = list(pool.map(lambda w: _fetch(client, w[2], archive, first_blobs), wanted))
+    for (checkpoint, i, row), (preview, first) in zip(wanted, got, strict=True):
+        entry: dict[str, object] = {"prompt": row.get("prompt")}
+        if first:
+            entry["first_frame"] = first
+        if preview is None:
+            entry["preview"] = "expired"
+            kept.expired.append(f"{checkpoint} sample {i + 1}")
+        else:
+            entry["preview"] = preview
+            kept.new += 1
+        archive.record(job_id, checkpoint, i, entry, effect=effect)
+    for checkpoint in todo:
+        archive.complete(job_id, checkpoint, len(listed[checkpoint]))
     if checkpoints:
         archive.settle(job_id)
     if kept.expired:
@@ -86,6 +96,15 @@ def _rows(client: Client, job_id: str, checkpoint: str) -> list[dict[str, object
         if not got or len(rows) >= total:
             return rows
         page_no += 1
+
+
+def _fetch(
+    client: Client, row: dict[str, object], archive: PreviewArchive, firsts: dict[str, str | None]
+) -> tuple[str | None, str | None]:
+    """(the preview's blob, or None when it has expired; the first frame's blob)."""
+    url = str(row.get("video_path") or row.get("image_path") or "")
+    first = row.get("first_frame_path")
+    return (_download(client, url, archive) if url else None, firsts.get(str(first)))
 
 
 def _download(client: Client, url: str, archive: PreviewArchive) -> str | None:
