@@ -9,6 +9,7 @@ naming the checkpoint: nothing can bring it back.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,6 +22,10 @@ from wanbuild.store.previews import PreviewArchive
 
 PAGE = 100
 IN_FLIGHT = 8  # listings and downloads of one job at once
+# ... and of all the jobs of a run: hundreds of effects finishing together share this many
+# connections, as their uploads share UPLOADS_IN_FLIGHT, instead of thousands of threads
+# contending for the service (and for the embedded emulator's one process)
+_RUN_IN_FLIGHT = threading.BoundedSemaphore(48)
 
 
 @dataclass
@@ -89,7 +94,8 @@ def _rows(client: Client, job_id: str, checkpoint: str) -> list[dict[str, object
     rows: list[dict[str, object]] = []
     page_no = 1
     while True:
-        out = client.validation_details(job_id, checkpoint, page_no=page_no, page_size=PAGE)
+        with _RUN_IN_FLIGHT:
+            out = client.validation_details(job_id, checkpoint, page_no=page_no, page_size=PAGE)
         got = list(out.get("list") or [])
         rows += got
         total = int(out.get("total") or len(rows))
@@ -110,7 +116,8 @@ def _fetch(
 def _download(client: Client, url: str, archive: PreviewArchive) -> str | None:
     """The blob the URL's bytes were kept as; None when it has expired (403/404)."""
     try:
-        data = client.download(url)
+        with _RUN_IN_FLIGHT:
+            data = client.download(url)
     except PermanentRemoteError:
         return None
     except TemporaryRemoteError:
