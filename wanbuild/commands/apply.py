@@ -9,14 +9,19 @@ stops waiting and never cancels remote work: the next apply picks up where thing
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
 
-from wanbuild.commands.session import Item, desired_digest, observed_digest, open_session
+from wanbuild.commands.session import (
+    Item,
+    confirm,
+    desired_digest,
+    observed_digest,
+    open_session,
+)
 from wanbuild.core.actions import EffectPlan, Kind
 from wanbuild.core.plan import plan
 from wanbuild.core.render import render_text
@@ -73,7 +78,13 @@ def apply_command(
         )
         if nothing:
             print("Nothing to do: every effect matches the remote.", file=out)
-        elif session.real and not yes and not _confirm(out):
+        elif (
+            session.real
+            and not yes
+            and not confirm(
+                out, "Apply these changes to Model Studio?", "this changes the real service"
+            )
+        ):
             print("Not applied.", file=out)
             return EXIT_ERROR
         outcomes = _run(
@@ -165,13 +176,6 @@ def _inputs_commits(items: list[Item]) -> dict[str, str | None]:
     for project, effects in by_project.items():
         commits.update(inputs_commits(project, effects))
     return commits
-
-
-def _confirm(out: TextIO) -> bool:
-    if not sys.stdin.isatty():
-        raise WanbuildError("this changes the real service: confirm on a terminal or pass --yes")
-    print("Apply these changes to Model Studio? Type yes: ", end="", file=out, flush=True)
-    return sys.stdin.readline().strip().lower() == "yes"
 
 
 def _run(

@@ -11,11 +11,10 @@ validate warns about the sample until a person changes its caption.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from wanbuild.commands.session import open_session
+from wanbuild.commands.session import confirm, open_session
 from wanbuild.config.load import load_effect
 from wanbuild.config.places import display
 from wanbuild.config.yaml_edit import set_captions
@@ -62,7 +61,11 @@ def caption_command(
             + ("; the emulator answers for free" if not session.real else ""),
             file=out,
         )
-        if session.real and not yes and not _confirm(out):
+        if (
+            session.real
+            and not yes
+            and not confirm(out, "Draft these captions?", "this calls a billed model")
+        ):
             print("Nothing drafted.", file=out)
             return EXIT_ERROR
         client = session.items[0].client
@@ -156,10 +159,3 @@ def _messages(effect: Effect, picture: Path) -> list[dict[str, Any]]:
             ],
         },
     ]
-
-
-def _confirm(out: TextIO) -> bool:
-    if not sys.stdin.isatty():
-        raise WanbuildError("this calls a billed model: confirm on a terminal or pass --yes")
-    print("Draft these captions? Type yes: ", end="", file=out, flush=True)
-    return sys.stdin.readline().strip().lower() == "yes"

@@ -3,12 +3,11 @@ its uploads and finished jobs). Asks first unless --yes; never touches a running
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TextIO
 
-from wanbuild.commands.session import open_session, say_to
-from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
+from wanbuild.commands.session import confirm, open_session, say_to
+from wanbuild.errors import EXIT_ERROR, EXIT_OK
 from wanbuild.reconcile.index import fetch
 from wanbuild.reconcile.lease import Gate
 from wanbuild.reconcile.observe import api_of
@@ -57,15 +56,9 @@ def destroy_command(
         if not any(w[2] or w[3] or w[4] for w in work):
             print("Nothing to destroy.", file=out)
             return EXIT_OK
-        if not yes:
-            if not sys.stdin.isatty():
-                raise WanbuildError(
-                    "destroy needs confirmation: run it on a terminal or pass --yes"
-                )
-            print("Destroy the above? Type yes: ", end="", file=out, flush=True)
-            if sys.stdin.readline().strip().lower() != "yes":
-                print("Nothing destroyed.", file=out)
-                return EXIT_ERROR
+        if not yes and not confirm(out, "Destroy the above?", "destroy needs confirmation"):
+            print("Nothing destroyed.", file=out)
+            return EXIT_ERROR
         for item, lock, deployments, jobs, files in work:
             gate = item.gate(say_to(out, item.spec.effect), 600.0, "destroy")
             if gate is not None:  # what is deleted is recorded where every machine sees it

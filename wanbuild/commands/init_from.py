@@ -10,7 +10,6 @@ files that are not in it yet and never rewrites an entry; --dry-run says what it
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from wanbuild.errors import ConfigError
 from wanbuild.media.probe import probe_path
 from wanbuild.spec.kinds import is_video_kind
 from wanbuild.spec.media import MediaProblem
+from wanbuild.store.hashcache import file_sha256
 
 PLACEHOLDER_WORDS = {"they": "she", "them": "her", "their": "her"}
 
@@ -59,14 +59,6 @@ class Scan:
     skipped: list[tuple[str, str]]  # (file name, why)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def scan(source: Path, kind: str, taken: set[str], present: dict[str, str]) -> Scan:
     """What `source` holds for an effect of `kind`. `taken`: ids already used (joined);
     `present`: sha256 -> media path of the files the effect has already."""
@@ -89,7 +81,7 @@ def scan(source: Path, kind: str, taken: set[str], present: dict[str, str]) -> S
                 why = "not a media file it can read"
             skipped.append((path.name, why))
             continue
-        digest = _sha256(path)
+        digest = file_sha256(path)
         if digest in present:
             skipped.append((path.name, f"already in the effect as {present[digest]}"))
             continue
@@ -138,7 +130,7 @@ def existing_media(effect_dir: Path) -> dict[str, str]:
     media = effect_dir / "media"
     if not media.is_dir():
         return {}
-    return {_sha256(p): f"media/{p.name}" for p in sorted(media.iterdir()) if p.is_file()}
+    return {file_sha256(p): f"media/{p.name}" for p in sorted(media.iterdir()) if p.is_file()}
 
 
 def report(found: Scan, source: Path, kind: str, out: TextIO) -> None:

@@ -15,20 +15,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sys
-import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from wanbuild.commands.session import Item, open_session, say_to
+from wanbuild.commands.session import Item, confirm, open_session, say_to
+from wanbuild.commands.try_effect import wait_task
 from wanbuild.core.review_page import Column, Grid, Row, render_html
 from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
 from wanbuild.media.display import jpeg_data_url
 from wanbuild.media.sheet import grid_sheet
 from wanbuild.reconcile.previews import keep
 from wanbuild.store.previews import GOLDEN, PreviewArchive
-
-TASK_TIMEOUT_S = 1800.0
 
 
 def review_command(
@@ -117,7 +114,7 @@ def _grid(
             if yes
         )
         columns.append(Column(ck, ck, detail, marks))
-    count = max((len(c.get("samples", {})) for c in doc["checkpoints"].values()), default=0)
+    count = _sample_count(doc)
     media: dict[str, Path] = {}
 
     def page_path(blob: str | None) -> str | None:
@@ -149,6 +146,11 @@ def _grid(
     return Grid(d.effect, str(doc["job_id"]), d.kind, tuple(columns), tuple(rows), note), media
 
 
+def _sample_count(doc: dict[str, Any]) -> int:
+    """How many validation samples the archived job has (its checkpoints' most)."""
+    return max((len(c.get("samples", {})) for c in doc["checkpoints"].values()), default=0)
+
+
 def _place(media: dict[str, Path], where: Path) -> None:
     """The cells' files beside the page (a hard link where the disk allows, else a copy)."""
     where.mkdir(parents=True, exist_ok=True)
@@ -176,8 +178,7 @@ def _golden(
     d = item.desired
     doc = archive.job(job_id)
     done = (doc.get("golden") or {}).get(deployed_model, {})
-    samples = max((len(c.get("samples", {})) for c in doc["checkpoints"].values()), default=0)
-    todo = [i for i in range(samples) if str(i) not in done]
+    todo = [i for i in range(_sample_count(doc)) if str(i) not in done]
     if not todo:
         return True
     what = "video generation" if d.kind in ("i2v", "kf2v") else "image generation"
@@ -188,7 +189,7 @@ def _golden(
         + " (the price is not in wanbuild's references)",
         file=out,
     )
-    if not yes and not _confirm(out):
+    if not yes and not confirm(out, "Render them?", "this is billed"):
         print("Nothing rendered.", file=out)
         return False
     for i in todo:
@@ -205,16 +206,7 @@ def _golden(
             task = item.client.submit_kf2v(deployed_model, url)
         else:
             task = item.client.submit_image(deployed_model, prompt, image_url=url)
-        deadline = time.monotonic() + TASK_TIMEOUT_S
-        while True:
-            result = item.client.get_task(task)
-            if result.task_status in ("SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"):
-                break
-            if time.monotonic() > deadline:
-                raise WanbuildError(
-                    f"task {task} still {result.task_status}; run review again later"
-                )
-            time.sleep(poll)
+        result = wait_task(item.client, task, poll, "run review again later")
         if result.task_status != "SUCCEEDED" or not (result.video_url or result.image_url):
             print(f"  sample {i + 1}: task {task} {result.task_status}: {result.message}", file=out)
             continue
@@ -223,10 +215,3 @@ def _golden(
         archive.record_golden(job_id, deployed_model, i, blob)
         print(f"  sample {i + 1}: rendered by {deployed_model}", file=out)
     return True
-
-
-def _confirm(out: TextIO) -> bool:
-    if not sys.stdin.isatty():
-        raise WanbuildError("this is billed: confirm on a terminal or pass --yes")
-    print("Render them? Type yes: ", end="", file=out, flush=True)
-    return sys.stdin.readline().strip().lower() == "yes"

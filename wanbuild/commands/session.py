@@ -4,6 +4,7 @@ checkpoints and try open a session without building: they need no media."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -222,6 +223,15 @@ def _prefixed(lines: list[str], effect: str) -> Callable[[str], None]:
 def say_to(out: TextIO, effect: str) -> Callable[[str], None]:
     """A line about `effect` printed to `out` (what a lease says while it is taken)."""
     return lambda text: print(f"{effect}: {text}", file=out, flush=True)
+
+
+def confirm(out: TextIO, question: str, why: str) -> bool:
+    """Ask `question` on a terminal (answered "yes" or not); with no terminal, an error
+    saying `why` it asks and that --yes skips the question."""
+    if not sys.stdin.isatty():
+        raise WanbuildError(f"{why}: confirm on a terminal or pass --yes")
+    print(f"{question} Type yes: ", end="", file=out, flush=True)
+    return sys.stdin.readline().strip().lower() == "yes"
 
 
 def pull_shared(items: list[Item]) -> list[str]:

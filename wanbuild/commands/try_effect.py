@@ -15,6 +15,8 @@ from typing import TextIO
 
 from wanbuild.commands.session import open_session
 from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
+from wanbuild.remote.client import Client
+from wanbuild.remote.models import Task
 
 TIMEOUT_S = 1800.0
 
@@ -27,6 +29,19 @@ def _url(image: str) -> str:
         raise WanbuildError(f"--image {image}: no such file")
     mime = mimetypes.guess_type(path.name)[0] or "image/jpeg"
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+
+
+def wait_task(client: Client, task: str, poll: float, later: str) -> Task:
+    """The generation task once it has ended (SUCCEEDED or not); an error saying `later`
+    when it has not ended within TIMEOUT_S."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        result = client.get_task(task)
+        if result.task_status in ("SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"):
+            return result
+        if time.monotonic() > deadline:
+            raise WanbuildError(f"task {task} still {result.task_status}; {later}")
+        time.sleep(poll)
 
 
 def try_command(
@@ -70,14 +85,7 @@ def try_command(
                 dep.deployed_model, text, image_url=_url(image) if image else None
             )
         print(f"{d.effect}: task {task} submitted to {dep.deployed_model}", file=out, flush=True)
-        deadline = time.monotonic() + TIMEOUT_S
-        while True:
-            result = item.client.get_task(task)
-            if result.task_status in ("SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"):
-                break
-            if time.monotonic() > deadline:
-                raise WanbuildError(f"task {task} still {result.task_status}; look again later")
-            time.sleep(poll)
+        result = wait_task(item.client, task, poll, "look again later")
         if result.task_status != "SUCCEEDED":
             print(
                 f"{d.effect}: task {task} {result.task_status}: {result.code} {result.message}",

@@ -7,10 +7,10 @@ stops before its next create or record, as its next push expects the lease it he
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TextIO
 
+from wanbuild.commands.session import confirm
 from wanbuild.config.places import project_root
 from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
 from wanbuild.reconcile.lease import break_lease, current
@@ -29,13 +29,9 @@ def unlock_command(effect_dir: Path, remote_name: str, out: TextIO, *, yes: bool
     sha, holder = found
     who = holder.describe() if holder else "an unreadable lease commit"
     print(f"{effect}: {lease_ref(effect)} on {remote_name} is held by {who}", file=out)
-    if not yes:
-        if not sys.stdin.isatty():
-            raise WanbuildError("breaking a lease: confirm on a terminal or pass --yes")
-        print("Break it? Type yes: ", end="", file=out, flush=True)
-        if sys.stdin.readline().strip().lower() != "yes":
-            print("Not broken.", file=out)
-            return EXIT_ERROR
+    if not yes and not confirm(out, "Break it?", "breaking a lease"):
+        print("Not broken.", file=out)
+        return EXIT_ERROR
     if not break_lease(remote, effect, sha):
         raise WanbuildError(
             f"{effect}: the lease changed while it was being broken (renewed or released); "
