@@ -228,6 +228,23 @@ def _parser() -> argparse.ArgumentParser:
         help="accept only the key in this environment variable (401 InvalidApiKey otherwise)",
     )
 
+    lo = sub.add_parser("local", help="the local backend's tools (backend=local)")
+    lo_sub = lo.add_subparsers(dest="local_command", required=True, metavar="ACTION")
+    tm = lo_sub.add_parser(
+        "tiny-model",
+        help="a tiny random Wan 2.2 T2V model in the diffusers layout (tests, the demo)",
+    )
+    tm.add_argument("dir", type=Path, metavar="DIR")
+    tm.add_argument("--seed", type=int, default=0)
+    ex = lo_sub.add_parser(
+        "export-dataset",
+        help="an effect's built dataset for DiffSynth-Studio (metadata.csv) or musubi-tuner "
+        "(dataset.toml + captions)",
+    )
+    ex.add_argument("effect", type=Path, metavar="EFFECT")
+    ex.add_argument("out", type=Path, metavar="DIR")
+    ex.add_argument("--format", choices=["diffsynth", "musubi"], required=True)
+
     i = sub.add_parser("init", help="scaffold a new effect directory")
     i.add_argument("path", type=Path, metavar="effects/NAME")
     i.add_argument("--model", default=None, help="required for a new effect")
@@ -433,6 +450,14 @@ def _command(
             out=stream,
             api_key=os.environ.get(args.api_key_env) if args.api_key_env else None,
         )
+    if args.command == "local":
+        from wanbuild.commands.local import export_dataset_command, tiny_model_command
+
+        if args.local_command == "tiny-model":
+            if targets:
+                raise ConfigError(f"tiny-model takes no overrides: {' '.join(targets)}")
+            return tiny_model_command(args.dir, stream, seed=args.seed)
+        return export_dataset_command(args.effect, args.out, targets, stream, fmt=args.format)
     if args.command == "init":
         from wanbuild.commands.init import init
 

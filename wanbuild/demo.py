@@ -38,8 +38,17 @@ def stylize(base: Image.Image, seed: int) -> Image.Image:
     return im
 
 
+def _seconds(effect_dir: Path) -> float:
+    """How long the demo's clips are: as long as a local effect trains on (its num_frames at
+    16 fps, so that nothing is read past or left over), else SECONDS."""
+    doc = yaml.safe_load((effect_dir / "effect.yaml").read_text("utf-8")) or {}
+    frames = (doc.get("hyper_parameters") or {}).get("num_frames")
+    return frames / FPS if isinstance(frames, int) else SECONDS
+
+
 def generate(effect_dir: Path) -> list[Path]:
     samples: dict[str, Any] = yaml.safe_load((effect_dir / "samples.yaml").read_text("utf-8"))
+    seconds = _seconds(effect_dir)
     written: list[Path] = []
     for split in ("train", "validation"):
         for sample in samples.get(split) or []:
@@ -48,7 +57,7 @@ def generate(effect_dir: Path) -> list[Path]:
             size = (VIDEO_SIZES if is_video else IMAGE_SIZES)[seed % 3]
             base = scene(seed, size)
             after = stylize(base, seed)
-            frames = SECONDS * FPS
+            frames = round(seconds * FPS)
             outputs: dict[str, Any] = {
                 "first_frame": base,
                 "last_frame": after,

@@ -20,6 +20,7 @@ from wanbuild.config.places import display
 from wanbuild.core.fingerprint import digest
 from wanbuild.errors import ConfigError
 from wanbuild.remote.client import Client
+from wanbuild.remote.service import Service
 from wanbuild.spec.endpoint import Backend, Region
 from wanbuild.store import Store
 
@@ -38,11 +39,56 @@ def emulator_state(backend: Backend, project: Path) -> Path:
     return project / (backend.state_dir or ".wanbuild/emulator")
 
 
+def local_root(backend: Backend, project: Path) -> Path:
+    return project / (backend.state_dir or ".wanbuild/local")
+
+
+def library_dir(backend: Backend, project: Path) -> Path:
+    return project / (backend.library_dir or ".wanbuild/local/library")
+
+
+def _local(
+    backend: Backend, conf_dir: Path, project: Path, notify: Callable[[str], None], acting: bool
+) -> Service:
+    from wanbuild.local.service import LocalModel, LocalService
+
+    catalog = _catalog(conf_dir, project)
+
+    def model(name: str) -> LocalModel | None:
+        m = catalog.models.get(name)
+        facts = (m.document.get("local") if m else None) or None
+        if m is None or facts is None:
+            return None
+        weights = m.document.get("weights")
+        return LocalModel(
+            name,
+            str(project / weights) if weights else None,
+            float(facts["fps"]),
+            bool(facts.get("two_experts")),
+        )
+
+    return LocalService(
+        local_root(backend, project),
+        library_dir(backend, project),
+        model,
+        acting=acting,
+        num_processes=int(backend.num_processes or 1),
+        project=project,
+        notify=notify,
+    )
+
+
 def profile_of(backend: Backend) -> str:
     return os.environ.get(ENV_PROFILE) or backend.profile or "typical"
 
 
 def describe(backend: Backend, region: Region, project: Path) -> str:
+    if backend.name == "local":
+        return (
+            f"backend: this machine (local training; state in "
+            f"{display(local_root(backend, project))}, LoRAs published to "
+            f"{display(library_dir(backend, project))})"
+        )
     if backend.name == "emulator":
         return (
             f"backend: the embedded emulator ({region.name}, profile {profile_of(backend)}, "
@@ -101,7 +147,13 @@ def connect(
     conf_dir: Path,
     project: Path,
     notify: Callable[[str], None] = _stderr,
-) -> Client:
+    *,
+    acting: bool = False,
+) -> Service:
+    """The backend's door. `acting` (apply, reproduce): the local backend resumes a job whose
+    worker has died when it looks at it; plan and status only report it."""
+    if backend.name == "local":
+        return _local(backend, conf_dir, project, notify, acting)
     if backend.name == "emulator":
         from wanbuild.emulator.app import create_app
         from wanbuild.emulator.faults import Faults

@@ -80,7 +80,7 @@ def reproduce_command(
             gate = shared.gate(root, root / rel, spec, say=say, timeout=600.0, command="reproduce")
             gate.enter()
             lock = LockFile(root / rel, name, desired.target, publish=gate.publish)
-        client = connect(e.backend, e.region, loaded.conf_dir, root)
+        client = connect(e.backend, e.region, loaded.conf_dir, root, acting=True)
         print(describe(e.backend, e.region, root), file=out)
         try:
             job_id = _train(client, desired, lock, sha, out)

@@ -22,7 +22,7 @@ from wanbuild.reconcile.lease import Gate, holder_of
 from wanbuild.reconcile.lockfile import LockFile, lineage_dir
 from wanbuild.reconcile.observe import api_of, observe
 from wanbuild.reconcile.shared_state import Marker, lease_ref, pull
-from wanbuild.remote.client import Client
+from wanbuild.remote.service import Service
 from wanbuild.spec.endpoint import Backend, Region
 from wanbuild.spec.state import Desired, Observed, TargetSpec
 from wanbuild.store import Store
@@ -39,7 +39,7 @@ class Item:
     conf_dir: Path
     project: Path  # where build/ and .wanbuild/ live
     spec: TargetSpec
-    client: Client
+    client: Service
     built: Desired | None = None
     index: RemoteIndex | None = None  # the session's one listing of the remote, per client
     # the project's claims as read at most every 30 s, shared by the session's effects of the
@@ -102,7 +102,7 @@ class Session:
     items: list[Item]
     headers: list[str]
     real: bool  # any effect talks to the real service
-    clients: list[Client] = field(default_factory=list)
+    clients: list[Service] = field(default_factory=list)
 
     def close(self) -> None:
         for c in self.clients:
@@ -130,8 +130,12 @@ def open_session(
     *,
     build: bool = False,
     write: bool = True,
+    acting: bool | None = None,
 ) -> Session:
-    clients: dict[tuple[str, str, str], Client] = {}
+    """The effects and one client per backend; `acting` (default: a build that writes, i.e.
+    apply) lets the local backend resume a job whose worker died."""
+    acting = (build and write) if acting is None else acting
+    clients: dict[tuple[str, str, str], Service] = {}
     indexes: dict[tuple[str, str, str], RemoteIndex] = {}
     items: list[Item] = []
     recent: dict[Path, RecentClaims] = {}
@@ -149,12 +153,12 @@ def open_session(
                 o = _opened(loaded, _build(loaded, out, write) if build else None)
             key = (o.backend.name, o.region.name, o.backend.base_url or o.region.base_url)
             if key not in clients:
-                clients[key] = connect(o.backend, o.region, o.conf_dir, o.project)
+                clients[key] = connect(o.backend, o.region, o.conf_dir, o.project, acting=acting)
                 headers.append(describe(o.backend, o.region, o.project))
                 indexes[key] = RemoteIndex(clients[key])
                 if build:
                     indexes[key].load_behind([api_of(o.spec)])
-            real = real or o.backend.name != "emulator"
+            real = real or o.backend.name == "dashscope"  # paid, and not this machine
             item = Item(
                 o.directory,
                 o.effect_file,

@@ -15,8 +15,8 @@ from typing import TextIO
 
 from wanbuild.commands.session import open_session
 from wanbuild.errors import EXIT_ERROR, EXIT_OK, WanbuildError
-from wanbuild.remote.client import Client
 from wanbuild.remote.models import Task
+from wanbuild.remote.service import Service
 
 TIMEOUT_S = 1800.0
 
@@ -31,7 +31,7 @@ def _url(image: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
 
 
-def wait_task(client: Client, task: str, poll: float, later: str) -> Task:
+def wait_task(client: Service, task: str, poll: float, later: str) -> Task:
     """The generation task once it has ended (SUCCEEDED or not); an error saying `later`
     when it has not ended within TIMEOUT_S."""
     deadline = time.monotonic() + TIMEOUT_S

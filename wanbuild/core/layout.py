@@ -4,6 +4,7 @@
     kf2v  two folders:     data.jsonl, image/<id>_first.jpg, image/<id>_last.png, video/<id>.mp4
     t2i   flat, no dirs:   data.jsonl, <id>.png              (paths written "./<name>")
     i2i   flat, no dirs:   data.jsonl, <id>_in.jpg, <id>_out.jpg
+    t2v   flat:            data.jsonl, <id>.mp4                 (the local backend)
 Validation zips carry prompts and input images only: no videos, no target images.
 Entry names come from sample ids (checked to be [A-Za-z0-9_-]), so they are safe and unique.
 """
@@ -25,6 +26,7 @@ FIELDS: dict[str, dict[str, str]] = {
     },
     "t2i": {"image": "img_path"},
     "i2i": {"input_image": "input_img", "image": "img_path"},
+    "t2v": {"video": "video_path"},
 }
 _NAME = {
     "i2v": {"first_frame": "{id}{ext}", "video": "{id}{ext}"},
@@ -35,6 +37,7 @@ _NAME = {
     },
     "t2i": {"image": "{id}{ext}"},
     "i2i": {"input_image": "{id}_in{ext}", "image": "{id}_out{ext}"},
+    "t2v": {"video": "{id}{ext}"},
 }
 JSONL = "data.jsonl"
 ZIP_NAMES = {"train": "train.zip", "validation": "valid.zip"}

@@ -136,8 +136,9 @@ def compile_aigc_config(effect: Effect, phrase: str, example: str) -> AigcConfig
     if not is_video_kind(effect.kind):
         return None
     given = effect.deploy.aigc_config
+    source = "the user's text" if effect.kind == "t2v" else "the image content"
     prompt = given.prompt or (
-        "Provide a video description based on the image content. The description must include "
+        f"Provide a video description based on {source}. The description must include "
         f"the phrase “{phrase}”\n"
         "Output Template:\n"
         "The video begins with a shot of [subject description]. [Environment description]. "

@@ -24,8 +24,8 @@ from wanbuild.reconcile.claims import Claims
 from wanbuild.reconcile.index import RemoteIndex, fetch
 from wanbuild.reconcile.lockfile import LockFile, deployment_entry, file_entry, job_entry
 from wanbuild.reconcile.observe import api_of
-from wanbuild.remote.client import Client
 from wanbuild.remote.errors import PermanentRemoteError
+from wanbuild.remote.service import Service
 from wanbuild.spec.state import Desired, Observed
 from wanbuild.versioning.revisions import file_md5
 
@@ -36,7 +36,7 @@ SUFFIX_TRIES = 3
 class Executor:
     def __init__(
         self,
-        client: Client,
+        client: Service,
         desired: Desired,
         lock: LockFile,
         say: Say,

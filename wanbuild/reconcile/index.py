@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from typing import Any, Literal, TypeVar
 
-from wanbuild.remote.client import Client
 from wanbuild.remote.errors import PermanentRemoteError
 from wanbuild.remote.models import Deployment, FineTuneJob, RemoteFile
+from wanbuild.remote.service import Service
 
 T = TypeVar("T")
 Api = Literal["native", "compatible"]
@@ -26,7 +26,7 @@ class RemoteIndex:
     """Each kind is listed on first use (or all at once by load()); safe to share between
     threads."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Service) -> None:
         self.client = client
         self._tables: dict[str, dict[str, Any]] = {}
         self._failed: dict[str, Exception] = {}

@@ -32,8 +32,8 @@ from wanbuild.reconcile.lockfile import (
 )
 from wanbuild.reconcile.observe import api_of, observe
 from wanbuild.reconcile.watch import Watch
-from wanbuild.remote.client import Client
 from wanbuild.remote.errors import PermanentRemoteError, TemporaryRemoteError
+from wanbuild.remote.service import Service
 from wanbuild.spec.state import Desired, Observed
 
 State = Literal["converged", "in progress", "failed", "interrupted"]
@@ -58,7 +58,7 @@ class Hooks:
 
 
 def converge(
-    client: Client,
+    client: Service,
     desired: Desired,
     effect_dir: Path,
     *,

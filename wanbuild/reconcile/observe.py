@@ -19,8 +19,8 @@ from typing import Any, Literal, TypeVar
 from wanbuild.reconcile.claims import Claims, claimed_ids
 from wanbuild.reconcile.index import RemoteIndex, fetch
 from wanbuild.reconcile.lockfile import LockFile, find_history
-from wanbuild.remote.client import Client
 from wanbuild.remote.models import Deployment, FineTuneJob
+from wanbuild.remote.service import Service
 from wanbuild.spec.state import (
     Desired,
     Observed,
@@ -42,7 +42,7 @@ def api_of(spec: Desired | TargetSpec) -> Api:
 
 
 def observe(
-    client: Client,
+    client: Service,
     spec: Desired | TargetSpec,
     lock: LockFile,
     claims: Callable[[], Claims],
@@ -174,7 +174,7 @@ def observe(
 
 
 def _pending(
-    client: Client,
+    client: Service,
     model: str,
     intent: dict[str, Any],
     claims: Claims,
@@ -268,7 +268,7 @@ def _epoch(stamp: str) -> float:
         return 0.0
 
 
-def _observed_job(client: Client | None, j: FineTuneJob) -> ObservedJob:
+def _observed_job(client: Service | None, j: FineTuneJob) -> ObservedJob:
     step = None
     if client is not None and j.status == "RUNNING":
         for line in reversed(client.job_logs(j.job_id).logs):

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from urllib.parse import urlparse
 
-from wanbuild.remote.client import Client
 from wanbuild.remote.errors import PermanentRemoteError, TemporaryRemoteError
+from wanbuild.remote.service import Service
 from wanbuild.store.previews import PreviewArchive
 
 PAGE = 100
@@ -35,7 +35,7 @@ class Kept:
 
 
 def keep(
-    client: Client,
+    client: Service,
     job_id: str,
     archive: PreviewArchive,
     say: Callable[[str], None],
@@ -90,7 +90,7 @@ def keep(
     return kept
 
 
-def _rows(client: Client, job_id: str, checkpoint: str) -> list[dict[str, object]]:
+def _rows(client: Service, job_id: str, checkpoint: str) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     page_no = 1
     while True:
@@ -105,7 +105,7 @@ def _rows(client: Client, job_id: str, checkpoint: str) -> list[dict[str, object
 
 
 def _fetch(
-    client: Client, row: dict[str, object], archive: PreviewArchive, firsts: dict[str, str | None]
+    client: Service, row: dict[str, object], archive: PreviewArchive, firsts: dict[str, str | None]
 ) -> tuple[str | None, str | None]:
     """(the preview's blob, or None when it has expired; the first frame's blob)."""
     url = str(row.get("video_path") or row.get("image_path") or "")
@@ -113,7 +113,7 @@ def _fetch(
     return (_download(client, url, archive) if url else None, firsts.get(str(first)))
 
 
-def _download(client: Client, url: str, archive: PreviewArchive) -> str | None:
+def _download(client: Service, url: str, archive: PreviewArchive) -> str | None:
     """The blob the URL's bytes were kept as; None when it has expired (403/404)."""
     try:
         with _RUN_IN_FLIGHT:

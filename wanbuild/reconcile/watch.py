@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Collection
 
 from wanbuild.reconcile.index import Api, RemoteIndex
-from wanbuild.remote.client import Client
+from wanbuild.remote.service import Service
 
 # the longest a waiter sleeps without being woken: stopping calls wake()
 _SAFETY = 5.0
@@ -32,7 +32,7 @@ class Watch:
 
     def __init__(
         self,
-        client: Client,
+        client: Service,
         interval: float,
         clock: Callable[[], float] = time.monotonic,
         apis: Collection[Api] = (),

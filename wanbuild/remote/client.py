@@ -493,6 +493,16 @@ class Client:
             },
         )
 
+    def submit_t2v(self, model: str, prompt: str, *, resolution: str = "480P") -> str:
+        return self._submit(
+            "video-generation/video-synthesis",
+            {
+                "model": model,
+                "input": {"prompt": prompt},
+                "parameters": {"resolution": resolution, "prompt_extend": False},
+            },
+        )
+
     def submit_kf2v(
         self,
         model: str,

@@ -47,6 +47,16 @@ class Limits(_Strict):
     video: VideoLimits | None
 
 
+class LocalFacts(_Strict):
+    """An open-weights model the local backend trains (diffusers layout)."""
+
+    fps: float  # the frame rate the model was trained at, and its clips are read at
+    two_experts: bool = False  # Wan 2.2 A14B: transformer (high noise) + transformer_2
+    frame_step: int = 4  # num_frames is frame_step * k + 1 (the VAE's temporal compression)
+    spatial_multiple: int = 16  # width and height are multiples of this (VAE x patch)
+    trains: bool = True  # False: in the catalog, but the local trainer does not train it yet
+
+
 class ModelSpec(_Strict):
     name: str
     kinds: tuple[Kind, ...]
@@ -60,6 +70,9 @@ class ModelSpec(_Strict):
     tokens_per_step: dict[str, int] | None = None
     price_cny_per_1k_tokens: float | None = None
     limits: dict[str, Limits]
+    # open-weights models: the local backend's facts, and the weights' directory
+    local: LocalFacts | None = None
+    weights: str | None = None
 
 
 class AigcConfig(_Strict):

@@ -26,7 +26,7 @@ class Region:
 @dataclass(frozen=True)
 class Backend:
     __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
-    name: Literal["emulator", "dashscope"]
+    name: Literal["emulator", "dashscope", "local"]
     state_dir: str | None = None
     time_scale: float | None = None
     profile: str | None = None
@@ -37,3 +37,7 @@ class Backend:
     lease: Literal["git", "local"] | None = None
     lease_remote: str | None = None
     lease_ttl: float | None = None
+    # the local backend only: where published LoRAs go (e.g. ComfyUI's models/loras), and
+    # how many processes a worker trains with (torch distributed; one per GPU)
+    library_dir: str | None = None
+    num_processes: int | None = None

@@ -2,7 +2,8 @@
 
 The zip layouts and data.jsonl fields of the guides (seeds/), keyed by kind:
 i2v: first frame + video; kf2v: first + last frame + video; t2i: target image;
-i2i: input image + target image. Validation entries carry no video and no target image.
+i2i: input image + target image;
+t2v (local backend): video. Validation entries carry no video and no target image.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["i2v", "kf2v", "t2i", "i2i"]
+Kind = Literal["i2v", "kf2v", "t2i", "i2i", "t2v"]
 Split = Literal["train", "validation"]
 MediaType = Literal["image", "video"]
 
-KINDS: tuple[Kind, ...] = ("i2v", "kf2v", "t2i", "i2i")
-VIDEO_KINDS: frozenset[str] = frozenset({"i2v", "kf2v"})
+KINDS: tuple[Kind, ...] = ("i2v", "kf2v", "t2i", "i2i", "t2v")
+VIDEO_KINDS: frozenset[str] = frozenset({"i2v", "kf2v", "t2v"})
 MEDIA_KEYS: dict[str, MediaType] = {
     "first_frame": "image",
     "last_frame": "image",
@@ -46,6 +47,9 @@ SAMPLE_MEDIA: dict[tuple[str, str], SlotRule] = {
     ("t2i", "validation"): SlotRule(()),
     ("i2i", "train"): SlotRule(("input_image", "image")),
     ("i2i", "validation"): SlotRule(("input_image",)),
+    # text-to-video (the local backend): a clip and its caption; validation is prompts only
+    ("t2v", "train"): SlotRule(("video",)),
+    ("t2v", "validation"): SlotRule(()),
 }
 
 

@@ -8,6 +8,7 @@ Each finding names the file, the key or sample, and the fix.
 from wanbuild.core.findings import Finding
 from wanbuild.core.lint.base import LintInput, MediaKey
 from wanbuild.core.lint.config_rules import _hyper_parameters, _region
+from wanbuild.core.lint.local_rules import _backend, _local_frames
 from wanbuild.core.lint.media_rules import (
     _first_frames,
     _last_frames,
@@ -24,7 +25,9 @@ __all__ = ["LintInput", "MediaKey", "lint"]
 def lint(inp: LintInput) -> list[Finding]:
     rules = (
         _region,
+        _backend,
         _hyper_parameters,
+        _local_frames,
         _trigger,
         _template,
         _samples,

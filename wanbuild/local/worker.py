@@ -1,0 +1,110 @@
+"""The detached worker of one local training job: `python -m wanbuild.local.worker JOB_DIR`.
+
+Started by the service in a session of its own (Ctrl-C or a kill of `apply` never reaches it),
+it holds the job's worker lock for as long as it lives, trains from the last complete
+checkpoint, and writes state.json as it goes. On success the final checkpoint is exported as
+the job's output model. Under `backend.num_processes=N` the service starts it with torch's
+distributed launcher; process 0 writes the state, checkpoints and exports.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from wanbuild.local import jobstate
+from wanbuild.local.jobspec import JobSpec
+
+LOCK_FD_ENV = "WANBUILD_WORKER_LOCK_FD"
+
+
+class _Canceled(Exception):
+    pass
+
+
+def _on_term(signum: int, frame: FrameType | None) -> None:
+    raise _Canceled()
+
+
+def main(argv: list[str]) -> int:
+    job_dir = Path(argv[0]).resolve()
+    rank = int(os.environ.get("RANK", "0"))
+    main_process = rank == 0
+    by_hand = LOCK_FD_ENV not in os.environ and "LOCAL_RANK" not in os.environ
+    if main_process and by_hand and jobstate.try_lock(job_dir) is None:
+        # started by hand beside a live worker
+        print(f"{job_dir}: a worker is already training this job", file=sys.stderr)
+        return 3
+    signal.signal(signal.SIGTERM, _on_term)
+    spec = JobSpec.read(job_dir)
+
+    def report(event: str, **fields: Any) -> None:
+        if not main_process:
+            return
+        if event == "step":
+            jobstate.write_state(
+                job_dir,
+                status="RUNNING",
+                step=fields["step"],
+                total=fields["total"],
+                epoch=fields["epoch"],
+                loss=fields["loss"],
+                eta_s=fields["eta_s"],
+            )
+            jobstate.log(
+                job_dir,
+                f"step {fields['step']}/{fields['total']} loss {fields['loss']:.4f} "
+                f"eta {fields['eta_s']:.0f}s",
+            )
+        elif event == "start":
+            jobstate.write_state(
+                job_dir,
+                status="RUNNING",
+                step=fields["step"],
+                total=fields["total"],
+                resumed_from=fields["step"],
+            )
+            how = f"resumed from step {fields['step']}" if fields["resumed"] else "started"
+            jobstate.log(job_dir, f"training {how}, {fields['total']} steps in all")
+        elif event == "encoded":
+            jobstate.write_state(job_dir, encoded=fields["encoded"], cached=fields["cached"])
+            jobstate.log(
+                job_dir,
+                f"encoded {fields['encoded']} samples ({fields['cached']} read from the cache)",
+            )
+        elif event == "checkpoint":
+            jobstate.log(job_dir, f"{fields['checkpoint']} saved at step {fields['step']}")
+
+    if main_process:
+        jobstate.write_state(job_dir, status="RUNNING", pid=os.getpid(), message=None)
+        jobstate.log(job_dir, f"worker {os.getpid()} on {spec.model} ({spec.weights})")
+    try:
+        from wanbuild.local.trainer import Trainer
+
+        Trainer(spec, job_dir, report).run()
+        if main_process:
+            from wanbuild.local.exports import export_final
+
+            export_final(job_dir, spec)
+            jobstate.write_state(job_dir, status="SUCCEEDED", eta_s=0)
+            jobstate.log(job_dir, "succeeded")
+    except _Canceled:
+        if main_process:
+            jobstate.write_state(job_dir, status="CANCELED")
+            jobstate.log(job_dir, "canceled")
+        return 1
+    except Exception as e:  # noqa: BLE001 - the job failed: said in its state, the trace in its log
+        if main_process:
+            jobstate.write_state(job_dir, status="FAILED", message=f"{type(e).__name__}: {e}")
+            jobstate.log(job_dir, "failed:\n" + traceback.format_exc())
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
