@@ -84,7 +84,7 @@ def test_kind_follows_the_kind_parameter(effect_factory: Callable[..., Path]) ->
         ),
         (
             ["model=wan9"],
-            "Could not find 'model/wan9'; available options in 'model': wan2.2-i2v-flash",
+            "Could not find 'model/wan9'; available options in 'model': wan2.1-t2v-1.3b",
         ),
         (["region=mars"], "Could not find 'region/mars'"),
         (["deploy.capacity=lots"], "deploy.capacity: Input should be a valid integer"),
@@ -95,9 +95,12 @@ def test_kind_follows_the_kind_parameter(effect_factory: Callable[..., Path]) ->
         (
             ["+backend.stat_dir=x"],
             "effect.yaml: backend.stat_dir: unknown key (allowed: base_url, lease, lease_remote, "
-            "lease_ttl, name, profile, state_dir, time_scale, workspace)",
+            "lease_ttl, library_dir, name, num_processes, profile, state_dir, time_scale, workspace)",
         ),
-        (["backend.name=local"], "backend.name: Input should be 'emulator' or 'dashscope'"),
+        (
+            ["backend.name=cloud"],
+            "backend.name: Input should be 'emulator', 'dashscope' or 'local'",
+        ),
         (["deploy.checkpoint=best"], "deploy.checkpoint: String should match pattern"),
         (["trigger=???"], "`trigger` is required but not set"),
     ],

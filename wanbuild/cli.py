@@ -181,7 +181,9 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--image", default=None, help="first frame / input image: a file or a URL")
     tr.add_argument("--last", default=None, help="last frame (kf2v)")
     tr.add_argument(
-        "--prompt", default=None, help="the prompt (image effects; video with use_input_prompt)"
+        "--prompt",
+        default=None,
+        help="the prompt (image and text-to-video effects; video with use_input_prompt)",
     )
     tr.add_argument("--poll", type=float, default=0.5)
 

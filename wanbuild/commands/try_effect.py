@@ -77,6 +77,12 @@ def try_command(
             task = item.client.submit_kf2v(
                 dep.deployed_model, _url(image), _url(last) if last else None
             )
+        elif d.kind == "t2v":
+            text = (prompt or "").strip()
+            if not text:
+                raise WanbuildError("--prompt is required for a text-to-video effect")
+            print(f"{d.effect}: generating with {dep.deployed_model}", file=out, flush=True)
+            task = item.client.submit_t2v(dep.deployed_model, text)
         else:
             text = (prompt or "").strip()
             if not text:

@@ -29,6 +29,7 @@ class Estimate:
     cost_cny: float | None
     hours: float | None
     train_samples: int
+    deploy_text: str = "free, ~5-10 min"
 
     @property
     def cost_text(self) -> str:
@@ -42,7 +43,14 @@ def estimate(e: Effect) -> Estimate:
     sizes = split_sizes(len(e.samples.train), len(e.samples.validation), hp)
     video = is_video_kind(e.kind)
     sched = schedule(video, sizes, hp)
-    if video:
+    local = e.model.local is not None
+    if local:  # the open weights on this machine: the clip size drives the time
+        steps_text = (
+            f"{sched.total_steps} steps = {hp.get('n_epochs')} epochs x "
+            f"ceil({sizes.train}/{hp.get('batch_size')}), {hp.get('width')}x{hp.get('height')} "
+            f"x {hp.get('num_frames')} frames"
+        )
+    elif video:
         steps_text = (
             f"{sched.total_steps} steps = {hp.get('n_epochs')} epochs x "
             f"ceil({sizes.train}/{hp.get('batch_size')}), max_pixels {hp.get('max_pixels')}"
@@ -57,4 +65,5 @@ def estimate(e: Effect) -> Estimate:
             if e.model.price_cny_per_1k_tokens:
                 cost = tokens / 1000 * e.model.price_cny_per_1k_tokens
         hours = math.ceil(sched.total_steps * _IMAGE_MINUTES_PER_STEP[e.kind] / 60 * 10) / 10
-    return Estimate(sched.total_steps, steps_text, tokens, cost, hours, sizes.train)
+    deploy = "free, seconds: a copy into the LoRA library" if local else "free, ~5-10 min"
+    return Estimate(sched.total_steps, steps_text, tokens, cost, hours, sizes.train, deploy)

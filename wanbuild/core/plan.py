@@ -244,7 +244,7 @@ def plan(desired: Desired, observed: Observed, *, retry_failed: bool = False) ->
             Reason.UPSTREAM,
             "after the model is ready",
             tuple(pending),
-            estimate="free, ~5-10 min",
+            estimate=desired.deploy_estimate,
         )
         return _finish(e, acts, summary)
     p = pending_for("create_deployment")
@@ -276,7 +276,7 @@ def plan(desired: Desired, observed: Observed, *, retry_failed: bool = False) ->
             reason, detail = Reason.ABSENT, "not deployed"
         if p is not None:
             detail = "the unanswered deployment never appeared; deploying again"
-        add(Kind.DEPLOY, name, reason, detail, estimate="free, ~5-10 min", model_name=model)
+        add(Kind.DEPLOY, name, reason, detail, estimate=desired.deploy_estimate, model_name=model)
         deploy_done = False
     elif dep.status == "RUNNING":
         # capacity is not compared: for plan=lora it is "invalid but must be filled"

@@ -74,4 +74,5 @@ def desired_from(loaded: LoadedEffect, built: Built) -> Desired:
         hours_estimate=est.hours,
         fitted=tuple(f"{src}: {change}" for src, change in built.fitted),
         built=built.written,
+        deploy_estimate=est.deploy_text,
     )

@@ -8,13 +8,14 @@ from pathlib import Path
 import torch
 
 from wanbuild.local.jobspec import JobSpec
-from wanbuild.local.render import generate, write_clip
+from wanbuild.local.render import generate, quiet, write_clip
 from wanbuild.local.trainer import DTYPES, device_of
 
 
 def load_with_lora(weights: Path, loras: dict[str, Path], dtype: torch.dtype) -> object:
     from diffusers import WanPipeline
 
+    quiet()
     pipe = WanPipeline.from_pretrained(str(weights), dtype=dtype)
     pipe.set_progress_bar_config(disable=True)
     for expert, path in loras.items():

@@ -13,6 +13,19 @@ from wanbuild.local.jobspec import JobSpec
 NEGATIVE = ""  # the pipelines' default: no negative prompt
 
 
+def quiet() -> None:
+    """No progress bars from the model libraries (loading, saving): the worker's log and
+    wanbuild's own bars say what happens."""
+    import os
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+
+
 @torch.no_grad()
 def render(pipe: Any, prompt: str, spec: JobSpec, path: Path, device: torch.device) -> None:
     hp = spec.hp

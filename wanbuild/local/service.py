@@ -261,39 +261,45 @@ class LocalService:
         if fd is None:
             return False
         try:
-            cmd = worker_command(job_dir, self.num_processes)
             env = {**os.environ, LOCK_FD_ENV: str(fd), "PYTHONUNBUFFERED": "1"}
             env.setdefault("TOKENIZERS_PARALLELISM", "false")
-            with (job_dir / "worker.out").open("ab") as out:
-                subprocess.Popen(
-                    cmd,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # Ctrl-C and the end of apply never reach it
-                    pass_fds=(fd,),
-                    env=env,
-                    cwd=str(job_dir),
-                )
+            # a launcher that starts the worker in a session of its own and exits at once: the
+            # worker belongs to no process of apply's (Ctrl-C, a kill, the end of apply never
+            # reach it, and no zombie is left to reap)
+            launcher = [sys.executable, "-m", "wanbuild.local.worker", "--detach"]
+            subprocess.run(
+                [*launcher, str(self.num_processes), str(job_dir)],
+                stdin=subprocess.DEVNULL,
+                pass_fds=(fd,),
+                env=env,
+                cwd=str(job_dir),
+                check=True,
+                timeout=60,
+            )
             jobstate.log(job_dir, "worker started")
         finally:
             os.close(fd)  # the worker holds the lock now
         return True
 
     def get_job(self, job_id: str) -> FineTuneJob:
+        """The job as its state file says; one whose worker has died is resumed here when
+        acting (apply, reproduce: a job is looked up by id only by the effect that owns it),
+        else reported as waiting for the next apply."""
         job_dir = self._job_dir(job_id)
+        return self._job(job_dir, *self._status(job_dir, resume=self.acting))
+
+    def _status(self, job_dir: Path, *, resume: bool) -> tuple[str, object]:
         state = jobstate.read_state(job_dir)
         status = str(state.get("status") or "PENDING")
         message = state.get("message")
         if status in jobstate.ACTIVE and not jobstate.worker_alive(job_dir):
             last = jobstate.last_checkpoint(job_dir / "checkpoints")
             where = f"{last[0].name} (step {last[1]['step']})" if last else "the start"
-            if self.acting and self._start(job_dir):
-                self.notify(f"job {job_id}: its worker had stopped; resumed from {where}")
-                status, message = "RUNNING", f"resumed from {where}"
-            else:
-                message = f"its worker has stopped; the next apply resumes it from {where}"
-        return self._job(job_dir, status, message)
+            if resume and self._start(job_dir):
+                self.notify(f"job {job_dir.name}: its worker had stopped; resumed from {where}")
+                return "RUNNING", f"resumed from {where}"
+            return status, f"its worker has stopped; the next apply resumes it from {where}"
+        return status, message
 
     def _job(self, job_dir: Path, status: str, message: object) -> FineTuneJob:
         spec = JobSpec.read(job_dir)
@@ -318,8 +324,7 @@ class LocalService:
         for d in sorted((self.root / "jobs").glob("ft-local-*")):
             if not (d / "job.json").exists():
                 continue
-            state = jobstate.read_state(d)
-            job = self._job(d, str(state.get("status") or "PENDING"), state.get("message"))
+            job = self._job(d, *self._status(d, resume=False))
             if model is None or job.model == model:
                 yield job
 
@@ -512,11 +517,18 @@ class LocalService:
             raise _not_found(f"deployment {model}")
         _, export = self._export_of(str(dep["model_name"]))
         job_dir = self.root / "jobs" / str(export["job_id"])
+        spec = JobSpec.read(job_dir)
+        # no prompt-rewriting model here: the effect's text is appended, as training saw it
+        effect_text = str((dep.get("aigc_config") or {}).get("lora_prompt_default") or "")
+        trigger = str(spec.hp.get("trigger") or "")
+        if effect_text and trigger and trigger not in prompt:
+            prompt = f"{prompt.rstrip()} {effect_text}"
+            self.notify(f"prompt (the effect's text appended): {prompt}")
         task_id = f"task-local-{secrets.token_hex(6)}"
         out = self.root / "tasks" / task_id / "out.mp4"
         from wanbuild.local.generate import generate_with_lora
 
-        generate_with_lora(JobSpec.read(job_dir), self.published(model), prompt, out)
+        generate_with_lora(spec, self.published(model), prompt, out)
         _write(out.parent / "task.json", {"task_id": task_id, "video": out.name})
         return task_id
 
@@ -542,23 +554,6 @@ class LocalService:
             "backend=dashscope (or the emulator)",
             status=400,
         )
-
-
-def worker_command(job_dir: Path, num_processes: int) -> list[str]:
-    """The worker's command line: one process, or `num_processes` under torch's distributed
-    launcher (each process an accelerate rank; gloo on the CPU, NCCL on GPUs)."""
-    if num_processes <= 1:
-        return [sys.executable, "-m", "wanbuild.local.worker", str(job_dir)]
-    return [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc_per_node={num_processes}",
-        "-m",
-        "wanbuild.local.worker",
-        str(job_dir),
-    ]
 
 
 def _file(doc: dict[str, Any]) -> RemoteFile:

@@ -30,6 +30,10 @@ def make_tiny_model(out: Path, seed: int = 0) -> None:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, UMT5Config, UMT5EncoderModel
 
+    from wanbuild.local.render import quiet
+
+    quiet()
+
     torch.manual_seed(seed)
     vae = AutoencoderKLWan(
         base_dim=3,

@@ -88,6 +88,9 @@ class Trainer:
     def _pipeline(self) -> Any:
         from diffusers import WanPipeline
 
+        from wanbuild.local.render import quiet
+
+        quiet()
         return WanPipeline.from_pretrained(str(self.spec.weights), dtype=self.dtype)
 
     def _lora(self, transformer: Any) -> None:
@@ -113,6 +116,9 @@ class Trainer:
 
     def run(self) -> None:
         spec, hp = self.spec, self.spec.hp
+        if self.main:  # checkpoints a killed worker was writing: never complete, never read
+            for torn in self.checkpoints.glob(".checkpoint-*.tmp"):
+                shutil.rmtree(torn, ignore_errors=True)
         pipe = self._pipeline()
         pipe.set_progress_bar_config(disable=True)
         cache = EncodeCache(spec.cache_dir, spec)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 import traceback
 from pathlib import Path
 from types import FrameType
@@ -21,6 +22,22 @@ from wanbuild.local import jobstate
 from wanbuild.local.jobspec import JobSpec
 
 LOCK_FD_ENV = "WANBUILD_WORKER_LOCK_FD"
+# A test seam: a file holding a step number; after that step the worker waits (alive, its
+# lock held) for as long as the file exists. Tests use it to kill a worker mid-epoch.
+HOLD_ENV = "WANBUILD_WORKER_HOLD"
+
+
+def _hold(step: int) -> None:
+    path = os.environ.get(HOLD_ENV)
+    if not path:
+        return
+    hold = Path(path)
+    try:
+        at = int(hold.read_text(encoding="utf-8").strip() or 0)
+    except (OSError, ValueError):
+        return
+    while step >= at and hold.exists():
+        time.sleep(0.05)
 
 
 class _Canceled(Exception):
@@ -31,7 +48,30 @@ def _on_term(signum: int, frame: FrameType | None) -> None:
     raise _Canceled()
 
 
+def detach(num_processes: int, job_dir: Path) -> int:
+    """Start the job's worker in a session of its own, its output in worker.out, and return:
+    the worker's lock (the fd in LOCK_FD_ENV) passes on to it."""
+    import subprocess
+
+    from wanbuild.local.launch import worker_command
+
+    fd = int(os.environ[LOCK_FD_ENV])
+    with (job_dir / "worker.out").open("ab") as out:
+        subprocess.Popen(
+            worker_command(job_dir, num_processes),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=(fd,),
+            cwd=str(job_dir),
+        )
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--detach"]:
+        return detach(int(argv[1]), Path(argv[2]).resolve())
     job_dir = Path(argv[0]).resolve()
     rank = int(os.environ.get("RANK", "0"))
     main_process = rank == 0
@@ -61,6 +101,7 @@ def main(argv: list[str]) -> int:
                 f"step {fields['step']}/{fields['total']} loss {fields['loss']:.4f} "
                 f"eta {fields['eta_s']:.0f}s",
             )
+            _hold(int(fields["step"]))
         elif event == "start":
             jobstate.write_state(
                 job_dir,

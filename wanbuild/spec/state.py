@@ -62,6 +62,7 @@ class Desired:
     hours_estimate: float | None = None
     fitted: tuple[str, ...] = ()  # media changes build made, to say in the plan
     built: bool = True  # False: planned without writing the zips (sizes are estimates)
+    deploy_estimate: str = "free, ~5-10 min"  # what a deployment costs on this backend
 
 
 @dataclass(frozen=True)
