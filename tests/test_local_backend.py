@@ -246,3 +246,20 @@ def test_try_generates_with_the_published_lora(
     with av.open(str(saved)) as clip:
         assert len(list(clip.decode(video=0))) == 9
     assert "the effect's text appended" in tried.err
+
+
+def test_two_processes_train_one_job_under_torch_distributed(
+    tmp_path: Path, tiny: Path, run: Callable[..., Run]
+) -> None:
+    d = write_t2v_effect(tmp_path, tiny, validation=False)
+    done = run("apply", "--wait", str(d), "backend.num_processes=2")
+    assert done.code == 0, done.out + done.err
+    (job,) = job_dirs(tmp_path)
+    # batch_size is a step's batch whatever the processes: the same 8 steps as on one
+    assert any("training started, 8 steps in all, 2 processes" in line for line in log(job))
+    assert state(job)["status"] == "SUCCEEDED"
+    assert state(job)["step"] == 8
+    assert sorted(p.name for p in (job / "checkpoints").iterdir()) == [
+        "checkpoint-4",
+        "checkpoint-8",
+    ]

@@ -72,6 +72,12 @@ def noise_level(
     raise RuntimeError(f"no noise level for {experts} in 1000 draws (boundary {boundary})")
 
 
+def rank_share(batch: list[int], rank: int, world: int) -> list[int]:
+    """This process's part of a step's batch (every `world`-th sample from `rank`); a process
+    left without one (a short last batch) repeats the batch's first sample."""
+    return batch[rank::world] or batch[:1]
+
+
 class Trainer:
     def __init__(self, spec: JobSpec, job_dir: Path, report: Report) -> None:
         self.spec, self.job_dir, self.report = spec, job_dir, report
@@ -146,14 +152,16 @@ class Trainer:
         *modules, optimizer = prepared
         models = dict(zip(trained, modules, strict=True))
 
+        # batch_size is the batch of a step whatever the number of processes (each takes its
+        # share): the steps, checkpoints and the result do not depend on how many GPUs train
         world, rank = self.accelerator.num_processes, self.accelerator.process_index
         batch = int(hp["batch_size"])
-        per_epoch = max(1, math.ceil(len(samples) / (batch * world)))
+        per_epoch = max(1, math.ceil(len(samples) / batch))
         epochs = int(hp["n_epochs"])
         total = per_epoch * epochs
         start = self._resume(trained, optimizer)
         shift = float(pipe.scheduler.config.get("shift", 1.0))
-        self.report(event="start", step=start, total=total, resumed=start > 0)
+        self.report(event="start", step=start, total=total, resumed=start > 0, processes=world)
         began, done_here = time.monotonic(), 0
         eval_every = max(1, int(hp["eval_epochs"]))
 
@@ -163,8 +171,7 @@ class Trainer:
             ).tolist()
             for b in range(per_epoch):
                 step = epoch * per_epoch + b
-                picked = order[(b * world + rank) * batch : (b * world + rank + 1) * batch]
-                picked = picked or order[:batch]  # a short last batch on a rank: wrap
+                picked = rank_share(order[b * batch : (b + 1) * batch], rank, world)
                 loss = self._step(
                     models, optimizer, [samples[i] for i in picked], step, shift, experts, boundary
                 )
@@ -192,10 +199,13 @@ class Trainer:
         experts: tuple[str, ...],
         boundary: float,
     ) -> float:
+        # one noise level for every process (they must all run the same expert), noise of
+        # each process's own
         g = torch.Generator().manual_seed(self.spec.seed * 1_000_003 + step)
         s, expert = noise_level(g, shift, experts, boundary)
         latents = torch.cat([x.latents for x in batch]).to(self.device, torch.float32)
         text = torch.cat([x.text for x in batch]).to(self.device, self.dtype)
+        g.manual_seed((self.spec.seed * 1_000_003 + step) * 7919 + self.accelerator.process_index)
         noise = torch.randn(latents.shape, generator=g).to(self.device)
         noisy = (1 - s) * latents + s * noise
         timestep = torch.full((latents.shape[0],), s * 1000, device=self.device)

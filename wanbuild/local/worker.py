@@ -111,7 +111,8 @@ def main(argv: list[str]) -> int:
                 resumed_from=fields["step"],
             )
             how = f"resumed from step {fields['step']}" if fields["resumed"] else "started"
-            jobstate.log(job_dir, f"training {how}, {fields['total']} steps in all")
+            on = f", {fields['processes']} processes" if fields["processes"] > 1 else ""
+            jobstate.log(job_dir, f"training {how}, {fields['total']} steps in all{on}")
         elif event == "encoded":
             jobstate.write_state(job_dir, encoded=fields["encoded"], cached=fields["cached"])
             jobstate.log(

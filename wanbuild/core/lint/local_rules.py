@@ -66,6 +66,16 @@ def _local_frames(inp: LintInput) -> Iterator[Finding]:
             f"time {step}x)",
             f"use {below} or {below + step}",
         )
+    processes, batch = e.backend.num_processes or 1, hp.get("batch_size")
+    if isinstance(batch, int) and batch % processes:
+        yield Finding(
+            "error",
+            inp.effect_file,
+            "hyper_parameters.batch_size",
+            f"{batch}: a step's batch is shared by backend.num_processes={processes} "
+            "processes, so it must divide evenly",
+            f"use a batch_size that is a multiple of {processes}, or fewer processes",
+        )
     m = facts.spatial_multiple
     for key, value in (("width", width), ("height", height)):
         if isinstance(value, int) and value % m:
@@ -97,7 +107,8 @@ def _local_frames(inp: LintInput) -> Iterator[Finding]:
                 f"use a clip of at least {needed:.2f} s"
                 + (f", or set hyper_parameters.num_frames to at most {most}" if most > 0 else ""),
             )
-        elif shown > frames:
+            continue
+        if shown > frames:
             yield Finding(
                 "warning",
                 inp.samples_file,
@@ -106,12 +117,13 @@ def _local_frames(inp: LintInput) -> Iterator[Finding]:
                 f"({frames} frames at {facts.fps:g} fps); the rest is not read",
                 "trim the clip to the part that shows the effect, or raise num_frames",
             )
-        elif probe.fps and abs(probe.fps - facts.fps) > 0.01:
+        if probe.fps and abs(probe.fps - facts.fps) > 0.01:
+            how = "some shown twice" if probe.fps < facts.fps else "some skipped"
             yield Finding(
                 "warning",
                 inp.samples_file,
                 _where(split, i, s, "video"),
                 f"shot at {probe.fps:g} fps: read at {facts.fps:g} fps by time (its speed "
-                "is kept, frames are picked)",
+                f"is kept; frames are picked, {how})",
                 f"export it at {facts.fps:g} fps to train on every frame",
             )
