@@ -59,7 +59,7 @@ def test_init_refuses_unknown_model_and_existing_dirs(
 ) -> None:
     result = run("init", "effects/x", "--model", "wan9")
     assert result.code == 1
-    assert "unknown model; known: wan2.2-i2v-flash" in result.err
+    assert "unknown model; known: wan2.1-t2v-1.3b" in result.err
     assert run("init", "effects/x", "--model", "wan2.6-i2v", "--region", "cn-beijing").code == 1
     assert run("init", "effects/x", "--model", "wan2.2-i2v-flash").code == 0
     assert "already exists" in run("init", "effects/x", "--model", "wan2.2-i2v-flash").err

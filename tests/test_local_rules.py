@@ -217,3 +217,16 @@ def test_hosted_commands_and_a_local_plan_import_no_model_library(
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_init_scaffolds_a_local_t2v_effect_that_asks_for_its_weights(
+    tmp_path: Path, run: Callable[..., Run]
+) -> None:
+    made = run("init", "effects/promo", "--model", "wan2.2-t2v-a14b")
+    assert made.code == 0, made.out + made.err
+    text = (tmp_path / "effects/promo/effect.yaml").read_text(encoding="utf-8")
+    assert "  - override backend: local" in text
+    assert "video: media/sample_01.mp4" in (tmp_path / "effects/promo/samples.yaml").read_text()
+    result = run("validate", "effects/promo")
+    assert result.code == 1
+    assert any("model.weights: not set" in e for e in _errors(result))

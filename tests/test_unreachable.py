@@ -168,8 +168,8 @@ def test_an_effect_that_fails_to_open_closes_the_clients_opened_before_it(
     (bad / "effect.yaml").write_text("model: [unclosed\n", encoding="utf-8")
     clients: list[Client] = []
 
-    def connect(*args: Any) -> Client:
-        clients.append(real_connect(*args))
+    def connect(*args: Any, **kwargs: Any) -> Client:
+        clients.append(real_connect(*args, **kwargs))
         return clients[-1]
 
     real_connect = session.connect

@@ -29,6 +29,7 @@ MEDIA_NAMES: dict[str, dict[str, str]] = {
     "kf2v": {"first_frame": "{id}_first.jpg", "last_frame": "{id}_last.jpg", "video": "{id}.mp4"},
     "t2i": {"image": "{id}.jpg"},
     "i2i": {"input_image": "{id}_in.jpg", "image": "{id}_out.jpg"},
+    "t2v": {"video": "{id}.mp4"},
 }
 
 
@@ -94,7 +95,10 @@ def init(
     path.mkdir(parents=True, exist_ok=True)
     (path / "media").mkdir(exist_ok=True)
     (path / "effect.yaml").write_text(
-        _effect_yaml(model, region, kind, trigger or new_trigger(), hp), encoding="utf-8"
+        _effect_yaml(
+            model, region, kind, trigger or new_trigger(), hp, local=spec.local is not None
+        ),
+        encoding="utf-8",
     )
     entries = [s.entry(kind) for s in found.samples] if found else None
     (path / "samples.yaml").write_text(_samples_yaml(kind, count, entries), encoding="utf-8")
@@ -169,7 +173,9 @@ def _epochs_for_the_floor(
     return {"n_epochs": epochs, "eval_epochs": every}
 
 
-def _effect_yaml(model: str, region: str, kind: str, trigger: str, hp: dict[str, object]) -> str:
+def _effect_yaml(
+    model: str, region: str, kind: str, trigger: str, hp: dict[str, object], *, local: bool = False
+) -> str:
     video = is_video_kind(kind)
     template = (
         "Then the {trigger} effect begins, <describe the motion, worded the same for every "
@@ -203,14 +209,27 @@ def _effect_yaml(model: str, region: str, kind: str, trigger: str, hp: dict[str,
         "  - config                      # conf/config.yaml: the base every effect shares\n"
         f"  - override model: {model}\n"
         f"  - override region: {region}\n"
-        "  - _self_                      # this file's values win over the model's defaults\n"
+        + (
+            "  - override backend: local      # trained on this machine's GPUs (docs/local.md)\n"
+            if local
+            else ""
+        )
+        + "  - _self_                      # this file's values win over the model's defaults\n"
         "\n"
         "# A rare token with no meaning (letters and digits); it appears in every prompt.\n"
         f"trigger: {trigger}\n"
         f"{trigger_note}"
         f'effect: "{template}"\n'
         "\n"
-        f"# Overrides of {model}'s defaults (conf/model/{model}.yaml).\n"
+        + (
+            "# The open weights in the diffusers layout, never downloaded: a directory, absolute\n"
+            "# or relative to the project root (or model.weights=... on the command line).\n"
+            "model:\n"
+            "  weights: null\n\n"
+            if local
+            else ""
+        )
+        + f"# Overrides of {model}'s defaults (conf/model/{model}.yaml).\n"
         f"{hp_block}"
         "\n"
         "deploy:\n"
@@ -229,7 +248,7 @@ def _samples_yaml(kind: str, count: int, entries: list[dict[str, Any]] | None = 
         "# and the effect text. `distractors` (training only) describes incidental changes the",
         "# model should not learn.",
     ]
-    if video:
+    if kind in ("i2v", "kf2v"):
         lines.append(
             "# A clip's first frame (and kf2v's last frame) may be left out: build cuts it "
             "from the clip."

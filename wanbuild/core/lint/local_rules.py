@@ -37,6 +37,16 @@ def _backend(inp: LintInput) -> Iterator[Finding]:
             f"{e.model.name} trains on this machine: {hosted}",
             "apply it with backend=local (and region=local)",
         )
+    elif local_model and not e.model.weights:
+        yield Finding(
+            "error",
+            inp.effect_file,
+            "model.weights",
+            f"not set: {e.model.name} trains from its open weights in the diffusers layout, "
+            "read from a directory on this machine (never downloaded)",
+            "set model.weights in effect.yaml or on the command line "
+            "(model.weights=/data/Wan2.2-T2V-A14B-Diffusers)",
+        )
     elif local_model and e.model.local is not None and not e.model.local.trains:
         yield Finding(
             "error",
