@@ -142,7 +142,9 @@ def test_export_dataset_for_other_trainers(
     if fmt == "diffsynth":
         with (out / "metadata.csv").open(encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
-        assert [r["video"] for r in rows][0] == "videos/city.mp4"
+        assert [r["video"] for r in rows] == [
+            f"videos/{n}.mp4" for n in ("city", "lake", "cup", "dance")
+        ]
         assert rows[0]["prompt"].endswith("Rendered in the b7rnd brand style: bold flat colours.")
     else:
         import tomllib
