@@ -22,6 +22,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,7 +163,7 @@ class Trainer:
         start = self._resume(trained, optimizer)
         shift = float(pipe.scheduler.config.get("shift", 1.0))
         self.report(event="start", step=start, total=total, resumed=start > 0, processes=world)
-        began, done_here = time.monotonic(), 0
+        began, done_here, stepping = time.monotonic(), 0, 0.0
         eval_every = max(1, int(hp["eval_epochs"]))
 
         for epoch in range(start // per_epoch, epochs):
@@ -172,6 +173,7 @@ class Trainer:
             for b in range(per_epoch):
                 step = epoch * per_epoch + b
                 picked = rank_share(order[b * batch : (b + 1) * batch], rank, world)
+                clock = time.perf_counter()
                 loss = self._step(
                     models, optimizer, [samples[i] for i in picked], step, shift, experts, boundary
                 )
@@ -184,7 +186,10 @@ class Trainer:
                     epoch=epoch + 1,
                     loss=loss,
                     eta_s=per_step * (total - step - 1),
+                    steps_s=stepping + time.perf_counter() - clock,
+                    checkpoint_next=b + 1 == per_epoch and (epoch + 1) % eval_every == 0,
                 )
+                stepping += time.perf_counter() - clock  # steps and their reports, this run
             if (epoch + 1) % eval_every == 0 or epoch + 1 == epochs:
                 self._checkpoint(pipe, trained, optimizer, (epoch + 1) * per_epoch, epoch + 1)
         self.accelerator.wait_for_everyone()
@@ -209,9 +214,8 @@ class Trainer:
         noise = torch.randn(latents.shape, generator=g).to(self.device)
         noisy = (1 - s) * latents + s * noise
         timestep = torch.full((latents.shape[0],), s * 1000, device=self.device)
-        with torch.autocast(
-            self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32
-        ):
+        mixed = self.dtype != torch.float32
+        with torch.autocast(self.device.type, dtype=self.dtype) if mixed else nullcontext():
             pred = models[expert](
                 hidden_states=noisy.to(self.dtype),
                 timestep=timestep,
@@ -222,6 +226,8 @@ class Trainer:
         self.accelerator.backward(loss)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        if self.accelerator.num_processes == 1:
+            return float(loss)
         return float(self.accelerator.reduce(loss.detach(), reduction="mean"))
 
     # --- checkpoints ----------------------------------------------------------------------

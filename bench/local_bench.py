@@ -1,0 +1,226 @@
+"""Benchmark the local trainer on the tiny random Wan 2.2 model, on this machine's CPU (or GPU).
+
+    python bench/local_bench.py [--steps 160] [--size 32] [--frames 9] [--batch 2]
+
+Prints, from one run:
+  1. wanbuild's seconds per training step (the worker's own clock over its steps, state
+     writes included; model loading, encoding and checkpoints excluded) against a bare
+     diffusers + peft loop written here: the same model, LoRA, batch, latents, noise levels
+     and optimizer, nothing else (goal: <= 1.05x). wanbuild trains twice (the job and a
+     retrain), the bare loop runs after each; the ratio is the least against the least.
+  2. the encode work of a retrain after a learning-rate change (goal: 0 samples encoded).
+
+Needs the local extra (`pip install torch==2.13.0 && pip install -e '.[local]'`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+CAPTIONS = [
+    "A person walks along a quiet city street.",
+    "The camera pans across a mountain lake.",
+    "A ceramic cup stands on a wooden table.",
+    "A dancer turns slowly in a bright studio.",
+    "Waves roll onto an empty beach at dusk.",
+    "A cyclist rides past a row of shops.",
+    "Snow falls on a pine forest.",
+    "A chef slices vegetables on a board.",
+]
+
+
+def project(root: Path, weights: Path, args: argparse.Namespace) -> Path:
+    from wanbuild.media.synth import make_video
+
+    d = root / "effects" / "bench"
+    train = []
+    for i, caption in enumerate(CAPTIONS):
+        make_video(d / f"media/c{i}.mp4", i, (args.size * 2, args.size * 2), args.frames / 16, 16)
+        train.append(
+            {"id": f"c{i}", "video": f"media/c{i}.mp4", "subject": caption, "background": "Day."}
+        )
+    per_epoch = -(-len(CAPTIONS) // args.batch)
+    doc = {
+        "defaults": [
+            "config",
+            {"override model": "wan2.2-t2v-a14b"},
+            {"override region": "local"},
+            {"override backend": "local"},
+            "_self_",
+        ],
+        "model": {"weights": str(weights)},
+        "trigger": "b7rnd",
+        "effect": "Rendered in the {trigger} brand style.",
+        "hyper_parameters": {
+            "width": args.size,
+            "height": args.size,
+            "num_frames": args.frames,
+            "precision": "fp32",
+            "gradient_checkpointing": False,
+            "batch_size": args.batch,
+            "n_epochs": max(1, args.steps // per_epoch),
+            "eval_epochs": 10_000,  # one checkpoint, at the end
+            "learning_rate": 1.0e-4,
+        },
+    }
+    (d / "effect.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    (d / "samples.yaml").write_text(yaml.safe_dump({"train": train}), encoding="utf-8")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    return d
+
+
+def wanbuild(root: Path, *argv: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "wanbuild", *argv], cwd=root, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"wanbuild {' '.join(argv)} failed:\n{done.stdout}\n{done.stderr}")
+
+
+def train(root: Path, *argv: str) -> dict[str, object]:
+    """Apply (which returns once the worker is started), wait for the job by reading its
+    state once a second (not apply --wait's watcher, which would share the CPU with it on a
+    small machine), then apply again to publish; the job's final state."""
+    known = set(jobs(root))
+    wanbuild(root, "apply", *argv)
+    (job,) = set(jobs(root)) - known
+    while True:
+        state: dict[str, object] = json.loads((job / "state.json").read_text(encoding="utf-8"))
+        if state.get("status") in ("SUCCEEDED", "FAILED", "CANCELED"):
+            break
+        time.sleep(1.0)
+    if state["status"] != "SUCCEEDED":
+        raise SystemExit(f"{job.name} {state['status']}: {state.get('message')}")
+    wanbuild(root, "apply", "--wait", *argv)
+    return {**state, "job": str(job)}
+
+
+def jobs(root: Path) -> list[Path]:
+    found = (root / ".wanbuild/local/jobs").glob("ft-local-*")
+    return sorted(found, key=lambda p: p.stat().st_mtime)
+
+
+BARE = r"""
+import json, sys, time, torch
+from diffusers import WanPipeline
+from peft import LoraConfig
+from wanbuild.local.jobspec import JobSpec
+from wanbuild.local.encode_cache import EncodeCache
+from wanbuild.local.trainer import noise_level
+job_dir, steps = sys.argv[1], int(sys.argv[2])
+spec = JobSpec.read(__import__("pathlib").Path(job_dir))
+hp = spec.hp
+torch.manual_seed(0)
+pipe = WanPipeline.from_pretrained(str(spec.weights))
+# the same latents and text embeddings the job trained on (read, not timed)
+samples, _ = EncodeCache(spec.cache_dir, spec).encode_all(
+    pipe, spec.train_samples(), torch.device("cpu"), torch.float32
+)
+experts = {}
+for name in ("transformer", "transformer_2"):
+    m = getattr(pipe, name)
+    m.requires_grad_(False)
+    m.add_adapter(LoraConfig(r=hp["lora_rank"], lora_alpha=hp["lora_alpha"],
+                             lora_dropout=hp["lora_dropout"],
+                             target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    m.train()
+    experts[name] = m
+params = [p for m in experts.values() for p in m.parameters() if p.requires_grad]
+opt = torch.optim.AdamW(params, lr=hp["learning_rate"], weight_decay=0.0)
+shift, boundary, batch = pipe.scheduler.config.shift, pipe.config.boundary_ratio, hp["batch_size"]
+elapsed = 0.0
+for step in range(steps):
+    g = torch.Generator().manual_seed(step)
+    s, expert = noise_level(g, shift, tuple(experts), boundary)
+    picked = [samples[(step * batch + i) % len(samples)] for i in range(batch)]
+    start = time.perf_counter()
+    x0 = torch.cat([p.latents for p in picked])
+    text = torch.cat([p.text for p in picked])
+    noise = torch.randn(x0.shape, generator=g)
+    pred = experts[expert](hidden_states=(1 - s) * x0 + s * noise,
+                           timestep=torch.full((batch,), s * 1000),
+                           encoder_hidden_states=text, return_dict=False)[0]
+    loss = torch.nn.functional.mse_loss(pred, noise - x0)
+    loss.backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    float(loss)
+    elapsed += time.perf_counter() - start
+print(json.dumps({"s_per_step": elapsed / steps}))
+"""
+
+
+def bare(job: Path, steps: int) -> float:
+    done = subprocess.run(
+        [sys.executable, "-c", BARE, str(job), str(steps)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1"},
+    )
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["s_per_step"])
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--steps", type=int, default=160)
+    p.add_argument("--size", type=int, default=32)
+    p.add_argument("--frames", type=int, default=9)
+    p.add_argument("--batch", type=int, default=2)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory(prefix="wanbuild-local-bench-") as tmp:
+        root = Path(tmp)
+        weights = root / "tiny-wan"
+        wanbuild(root, "local", "tiny-model", str(weights))
+        effect = project(root, weights, args)
+        began = time.perf_counter()
+        state = train(root, str(effect))
+        first_wall = time.perf_counter() - began
+        job = Path(str(state["job"]))
+        steps = int(str(state["step"]))
+        ours = float(str(state["steps_s"])) / steps
+        before = bare(job, steps)
+        retrain = train(root, str(effect), "hyper_parameters.learning_rate=2e-4")
+        after = bare(job, steps)
+        again = float(str(retrain["steps_s"])) / int(str(retrain["step"]))
+        # the least of each side's two runs: what the code costs, not what else ran meanwhile
+        ratio = min(ours, again) / min(before, after)
+        print(
+            f"model: tiny random Wan 2.2 T2V (two experts), {args.size}x{args.size} x "
+            f"{args.frames} frames, batch {args.batch}, fp32, {steps} steps, "
+            f"{'cuda' if _cuda() else 'cpu'}"
+        )
+        print(
+            f"seconds per step: wanbuild {ours * 1000:.2f} / {again * 1000:.2f} ms (first job "
+            f"/ retrain), bare diffusers+peft {before * 1000:.2f} / {after * 1000:.2f} ms "
+            f"(before / after) -> {ratio:.3f}x, least against least (goal <= 1.05x)"
+        )
+        print(
+            f"first apply to published: {first_wall:.1f} s in all (process start, model load, "
+            f"encode {state['encoded']} samples, {steps} steps, a checkpoint, publish)"
+        )
+        print(
+            f"retrain after a learning-rate change: {retrain['encoded']} samples encoded, "
+            f"{retrain['cached']} read from the cache (goal 0 encoded)"
+        )
+    return 0
+
+
+def _cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
