@@ -35,7 +35,12 @@ def test_a_pull_request_gets_validate_diff_and_plan_in_one_sticky_comment() -> N
     assert review["permissions"] == {"contents": "read", "pull-requests": "write"}
     script = runs(review)
     assert script.index("dvc pull") < script.index("wanbuild validate")
-    assert 'wanbuild plan --since "$BASE" --format markdown backend=dashscope' in script
+    assert (
+        'wanbuild plan --since "$BASE" --format markdown "${hosted[@]}" backend=dashscope'
+        in script
+    )
+    # effects trained on the team's own GPUs are left to that machine
+    assert 'grep -L "override backend: local" effects/*/effect.yaml' in script
     assert 'wanbuild diff "$BASE" --format markdown' in script  # forks: no key, the diff alone
     assert "<!-- wanbuild -->" in script  # the marker that makes the comment sticky
     assert "--method PATCH" in script
@@ -52,9 +57,11 @@ def test_main_applies_with_the_key_of_a_protected_environment_and_commits_the_li
     assert apply["permissions"] == {"contents": "write"}
     steps = {s.get("name"): s for s in apply["steps"]}
     # the same lease as any machine: the concurrency group serializes only the workflow's runs
-    assert steps["Apply"]["run"] == (
-        "wanbuild apply --yes --lock-timeout 1500 backend=dashscope backend.lease=git"
+    assert steps["Apply"]["run"].splitlines()[-1] == (
+        'wanbuild apply --yes --lock-timeout 1500 "${hosted[@]}" backend=dashscope '
+        "backend.lease=git"
     )
+    assert 'grep -L "override backend: local"' in steps["Apply"]["run"]
     checkout = apply["steps"][0]
     assert checkout["uses"].startswith("actions/checkout@")
     assert checkout.get("with", {}).get("persist-credentials", True) is not False  # to push
