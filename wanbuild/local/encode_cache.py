@@ -31,15 +31,16 @@ class Sample:
 
 
 def component_identity(weights: Path, component: str) -> str:
-    """A component of the weights, named by its config and the sizes of its weight files
-    (cheap, and changes whenever the weights do in practice)."""
+    """A component of the weights, named by its config and the size and mtime of its weight
+    files (cheap, as DVC's stat cache: weights rewritten in place are encoded again)."""
     d = weights / component
     parts: dict[str, Any] = {}
     for p in sorted(d.iterdir()) if d.is_dir() else ():
         if p.suffix == ".json":
             parts[p.name] = p.read_text(encoding="utf-8")
         elif p.is_file():
-            parts[p.name] = p.stat().st_size
+            st = p.stat()
+            parts[p.name] = [st.st_size, st.st_mtime_ns]
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 

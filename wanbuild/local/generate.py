@@ -17,6 +17,7 @@ def load_with_lora(weights: Path, loras: dict[str, Path], dtype: torch.dtype) ->
 
     quiet()
     pipe = WanPipeline.from_pretrained(str(weights), dtype=dtype)
+    pipe.vae.to(torch.float32)  # Wan's VAE overflows in half precision
     pipe.set_progress_bar_config(disable=True)
     for expert, path in loras.items():
         pipe.load_lora_weights(

@@ -89,6 +89,8 @@ class Trainer:
         self.device = self.accelerator.device
         self.main = self.accelerator.is_main_process
         self.checkpoints = job_dir / "checkpoints"
+        # fp16 gradients underflow without a loss scale (bf16 and fp32 need none)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
 
     # --- the model ------------------------------------------------------------------------
 
@@ -98,7 +100,9 @@ class Trainer:
         from wanbuild.local.render import quiet
 
         quiet()
-        return WanPipeline.from_pretrained(str(self.spec.weights), dtype=self.dtype)
+        pipe = WanPipeline.from_pretrained(str(self.spec.weights), dtype=self.dtype)
+        pipe.vae.to(torch.float32)  # Wan's VAE overflows in half precision
+        return pipe
 
     def _lora(self, transformer: Any) -> None:
         from peft import LoraConfig
@@ -142,8 +146,8 @@ class Trainer:
             if module is None:
                 continue
             module.requires_grad_(False)
-            module.to(self.device)
-            if name in experts:
+            if name in experts:  # an expert that does not train waits on the CPU
+                module.to(self.device)
                 self._lora(module)
                 module.train()
                 trained[name] = module
@@ -223,8 +227,9 @@ class Trainer:
                 return_dict=False,
             )[0]
         loss = torch.nn.functional.mse_loss(pred.float(), (noise - latents).float())
-        self.accelerator.backward(loss)
-        optimizer.step()
+        self.accelerator.backward(self.scaler.scale(loss))
+        self.scaler.step(optimizer)
+        self.scaler.update()
         optimizer.zero_grad(set_to_none=True)
         if self.accelerator.num_processes == 1:
             return float(loss)
@@ -244,9 +249,9 @@ class Trainer:
         for name, module in trained.items():
             state = lora_format.from_wan(load_file(str(path / f"{name}.safetensors")))
             set_peft_model_state_dict(module, state)
-        optimizer.load_state_dict(
-            torch.load(path / "optimizer.pt", map_location=self.device, weights_only=True)
-        )
+        state = torch.load(path / "optimizer.pt", map_location=self.device, weights_only=True)
+        optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
         return int(manifest["step"])
 
     def _checkpoint(
@@ -263,7 +268,10 @@ class Trainer:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         files = save_lora(trained, tmp, self.spec, self.accelerator)
-        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        torch.save(
+            {"optimizer": optimizer.state_dict(), "scaler": self.scaler.state_dict()},
+            tmp / "optimizer.pt",
+        )
         previews = self._previews(pipe, tmp / "previews")
         manifest = {
             "checkpoint": name,
@@ -287,7 +295,12 @@ class Trainer:
         if not prompts:
             return []
         out.mkdir(parents=True)
-        for module in (pipe.text_encoder, pipe.vae):
+        idle = [pipe.text_encoder, pipe.vae] + [
+            getattr(pipe, n)
+            for n in EXPERT_MODULES
+            if getattr(pipe, n, None) is not None and n not in self.spec.experts
+        ]
+        for module in idle:
             module.to(self.device)
         rows = []
         try:
@@ -296,7 +309,7 @@ class Trainer:
                 render(pipe, prompt, self.spec, path, self.device)
                 rows.append({"prompt": prompt, "video": f"previews/{i}.mp4"})
         finally:
-            for module in (pipe.text_encoder, pipe.vae):
+            for module in idle:
                 module.to("cpu")
         return rows
 
