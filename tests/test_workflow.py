@@ -36,8 +36,7 @@ def test_a_pull_request_gets_validate_diff_and_plan_in_one_sticky_comment() -> N
     script = runs(review)
     assert script.index("dvc pull") < script.index("wanbuild validate")
     assert (
-        'wanbuild plan --since "$BASE" --format markdown "${hosted[@]}" backend=dashscope'
-        in script
+        'wanbuild plan --since "$BASE" --format markdown "${hosted[@]}" backend=dashscope' in script
     )
     # effects trained on the team's own GPUs are left to that machine
     assert 'grep -L "override backend: local" effects/*/effect.yaml' in script
