@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from wanbuild.local.jobspec import JobSpec
-from wanbuild.local.render import generate, quiet, write_clip
+from wanbuild.local.render import quiet, render
 from wanbuild.local.trainer import DTYPES, device_of
 
 
@@ -30,18 +30,6 @@ def load_with_lora(weights: Path, loras: dict[str, Path], dtype: torch.dtype) ->
 
 def generate_with_lora(spec: JobSpec, loras: dict[str, Path], prompt: str, out: Path) -> None:
     device = device_of(spec)
-    hp = spec.hp
-    pipe = load_with_lora(spec.weights, loras, DTYPES[hp.get("precision", "bf16")])
+    pipe = load_with_lora(spec.weights, loras, DTYPES[spec.hp.get("precision", "bf16")])
     pipe.to(device)  # type: ignore[attr-defined]
-    frames = generate(
-        pipe,
-        prompt,
-        width=int(hp["width"]),
-        height=int(hp["height"]),
-        frames=int(hp["num_frames"]),
-        steps=int(hp.get("preview_steps", 20)),
-        guidance=float(hp.get("preview_guidance", 5.0)),
-        seed=spec.seed,
-        device=device,
-    )
-    write_clip(frames, out, spec.fps)
+    render(pipe, prompt, spec, out, device)

@@ -28,6 +28,8 @@ def quiet() -> None:
 
 @torch.no_grad()
 def render(pipe: Any, prompt: str, spec: JobSpec, path: Path, device: torch.device) -> None:
+    """A clip of `prompt` at the job's size, frames and preview settings, seeded: the same
+    prompt gives the same noise at every checkpoint and in `try`."""
     hp = spec.hp
     frames = generate(
         pipe,
