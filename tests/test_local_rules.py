@@ -232,3 +232,37 @@ def test_init_scaffolds_a_local_t2v_effect_that_asks_for_its_weights(
     result = run("validate", "effects/promo")
     assert result.code == 1
     assert any("model.weights: not set" in e for e in _errors(result))
+
+
+def test_a_checkpoint_without_its_manifest_does_not_exist(tmp_path: Path) -> None:
+    from wanbuild.local.jobstate import last_checkpoint
+
+    root = tmp_path / "checkpoints"
+    for step, complete in ((4, True), (8, True), (12, False)):
+        d = root / f"checkpoint-{step}"
+        d.mkdir(parents=True)
+        (d / "transformer.safetensors").write_bytes(b"...")
+        if complete:
+            (d / "manifest.json").write_text(json.dumps({"step": step}))
+    (root / ".checkpoint-16.123.tmp").mkdir()  # a worker killed while writing it
+    found = last_checkpoint(root)
+    assert found is not None
+    assert found[0].name == "checkpoint-8"
+    assert last_checkpoint(tmp_path / "none") is None
+
+
+def test_a_dataset_is_registered_by_content_without_a_copy(tmp_path: Path) -> None:
+    from wanbuild.local.service import LocalService
+
+    built = tmp_path / "build" / "train.zip"
+    built.parent.mkdir()
+    with zipfile.ZipFile(built, "w") as z:
+        z.writestr("data.jsonl", "{}\n")
+    service = LocalService(tmp_path / "state", tmp_path / "library", lambda _name: None)
+    first = service.upload_file(built, api="native", description="wb:brand:train:abc")
+    again = service.upload_file(built, api="native", description="wb:brand:train:abc")
+    (blob,) = (tmp_path / "state" / "blobs").iterdir()
+    assert blob.stat().st_ino == built.stat().st_ino  # a hard link of the built zip
+    assert first.file_id != again.file_id
+    assert {f.file_id for f in service.list_files(api="native")} == {first.file_id, again.file_id}
+    assert service.get_file(first.file_id, api="native").description == "wb:brand:train:abc"
