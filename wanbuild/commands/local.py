@@ -16,26 +16,23 @@ from typing import TextIO
 
 from wanbuild.config.load import display, load_effect
 from wanbuild.errors import EXIT_OK, ConfigError, WanbuildError
+from wanbuild.local.extra import INSTALL_HINT
 from wanbuild.store import Store
 
 
 def tiny_model_command(out_dir: Path, out: TextIO, *, seed: int) -> int:
-    try:
-        from wanbuild.local.tiny import make_tiny_model
-    except ImportError as e:
-        raise WanbuildError(f"{e.name} is not installed: {INSTALL_HINT}") from None
+    from wanbuild.local.extra import missing
+
+    if missing():
+        raise WanbuildError(f"{', '.join(missing())} not installed: {INSTALL_HINT}")
     if (out_dir / "model_index.json").exists():
         print(f"{display(out_dir)}: a model is there already; left as it is", file=out)
         return EXIT_OK
+    from wanbuild.local.tiny import make_tiny_model
+
     make_tiny_model(out_dir, seed=seed)
     print(f"{display(out_dir)}: a tiny random Wan 2.2 T2V model (diffusers layout)", file=out)
     return EXIT_OK
-
-
-INSTALL_HINT = (
-    "install the local extra: `pip install torch==2.13.0` (or the build for your CUDA), "
-    "then `pip install -e '.[local]'`"
-)
 
 
 def export_dataset_command(

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from wanbuild.local import exports, jobstate
+from wanbuild.local.extra import INSTALL_HINT, missing
 from wanbuild.local.jobspec import JobSpec, unpack, validation_prompts
 from wanbuild.local.library import Library
 from wanbuild.local.worker import LOCK_FD_ENV
@@ -178,6 +179,12 @@ class LocalService:
         if spec_of is None:
             raise PermanentRemoteError(
                 f"{model} is not a local model (conf/model/*.yaml with a `local:` section)",
+                status=400,
+                code="InvalidParameter",
+            )
+        if missing():  # before anything is created: the worker could not start
+            raise PermanentRemoteError(
+                f"{', '.join(missing())} not installed on this machine: {INSTALL_HINT}",
                 status=400,
                 code="InvalidParameter",
             )
