@@ -2,7 +2,7 @@
 encodes nothing again, a changed caption re-encodes that sample's text only.
 
     latents: sha256 of the clip's bytes, the VAE's identity, fps, frames, width, height
-    text:    the caption, the text encoder's identity, the sequence length
+    text:    the caption, the text encoder's identity, the sequence length, the precision
 """
 
 from __future__ import annotations
@@ -70,7 +70,13 @@ class EncodeCache:
 
     def _text_key(self, s: TrainSample) -> str:
         return _key(
-            {"caption": s.prompt, "text_encoder": self.text_id, "length": MAX_SEQUENCE_LENGTH}
+            {
+                "caption": s.prompt,
+                "text_encoder": self.text_id,
+                "length": MAX_SEQUENCE_LENGTH,
+                # the encoder runs in the job's precision: bf16 embeddings are not fp32 ones
+                "precision": self.spec.hp.get("precision", "bf16"),
+            }
         )
 
     def _path(self, kind: str, key: str) -> Path:

@@ -153,9 +153,10 @@ class Trainer:
                 trained[name] = module
         params = [p for m in trained.values() for p in m.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=float(hp["learning_rate"]), weight_decay=0.0)
-        prepared = self.accelerator.prepare(*trained.values(), optimizer)
-        *modules, optimizer = prepared
-        models = dict(zip(trained, modules, strict=True))
+        models = dict(trained)
+        if self.accelerator.num_processes > 1:  # one process needs no wrapping (nor its cost)
+            *modules, optimizer = self.accelerator.prepare(*trained.values(), optimizer)
+            models = dict(zip(trained, modules, strict=True))
 
         # batch_size is the batch of a step whatever the number of processes (each takes its
         # share): the steps, checkpoints and the result do not depend on how many GPUs train
@@ -227,7 +228,8 @@ class Trainer:
                 return_dict=False,
             )[0]
         loss = torch.nn.functional.mse_loss(pred.float(), (noise - latents).float())
-        self.accelerator.backward(self.scaler.scale(loss))
+        scaled: torch.Tensor = self.scaler.scale(loss)
+        torch.autograd.backward(scaled)  # under DDP its hooks average the gradients
         self.scaler.step(optimizer)
         self.scaler.update()
         optimizer.zero_grad(set_to_none=True)
