@@ -8,7 +8,9 @@ Prints, from one run:
      diffusers + peft loop written here: the same model, LoRA, batch, latents, noise levels
      and optimizer, nothing else (goal: <= 1.05x). wanbuild trains three times (the job and
      two retrains), the bare loop runs after each; the ratio is the least against the least
-     (steps of ~10 ms on a small shared machine vary by 20% from run to run).
+     (steps of ~10 ms on a small shared machine vary by 20% from run to run). Then the
+     step alone, paired in one process: wanbuild's `Trainer._step` and the bare step in
+     alternating blocks, so that both see the same machine (the steadier figure).
   2. the encode work of a retrain after a learning-rate change (goal: 0 samples encoded).
 
 Needs the local extra (`pip install torch==2.13.0 && pip install -e '.[local]'`).
@@ -161,6 +163,73 @@ print(json.dumps({"s_per_step": elapsed / steps}))
 """
 
 
+PAIRED = r"""
+import json, sys, time, torch
+from pathlib import Path
+from wanbuild.local.encode_cache import EncodeCache
+from wanbuild.local.jobspec import JobSpec
+from wanbuild.local.trainer import Trainer, noise_level
+job = Path(sys.argv[1])
+spec = JobSpec.read(job)
+trainer = Trainer(spec, job, lambda **_: None)
+pipe = trainer._pipeline()
+samples, _ = EncodeCache(spec.cache_dir, spec).encode_all(
+    pipe, spec.train_samples(), trainer.device, trainer.dtype
+)
+experts = {}
+for name in ("transformer", "transformer_2"):
+    m = getattr(pipe, name)
+    m.requires_grad_(False)
+    trainer._lora(m)
+    m.train()
+    experts[name] = m
+params = [p for m in experts.values() for p in m.parameters() if p.requires_grad]
+opt = torch.optim.AdamW(params, lr=spec.hp["learning_rate"], weight_decay=0.0)
+shift, boundary = pipe.scheduler.config.shift, pipe.config.boundary_ratio
+batch = spec.hp["batch_size"]
+def ours(step):
+    picked = [samples[(step * batch + i) % len(samples)] for i in range(batch)]
+    trainer._step(experts, opt, picked, step, shift, tuple(experts), boundary)
+def bare(step):
+    g = torch.Generator().manual_seed(step)
+    s, expert = noise_level(g, shift, tuple(experts), boundary)
+    picked = [samples[(step * batch + i) % len(samples)] for i in range(batch)]
+    x0 = torch.cat([p.latents for p in picked])
+    text = torch.cat([p.text for p in picked])
+    noise = torch.randn(x0.shape, generator=g)
+    pred = experts[expert](hidden_states=(1 - s) * x0 + s * noise,
+                           timestep=torch.full((batch,), s * 1000),
+                           encoder_hidden_states=text, return_dict=False)[0]
+    loss = torch.nn.functional.mse_loss(pred, noise - x0)
+    loss.backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    float(loss)
+for step in range(10):  # warm up both
+    ours(step); bare(step)
+took = {"ours": [], "bare": []}
+for block in range(8):  # alternating blocks: both see the same machine
+    for name, step_of in (("ours", ours), ("bare", bare)):
+        start = time.perf_counter()
+        for step in range(30):
+            step_of(step)
+        took[name].append((time.perf_counter() - start) / 30)
+print(json.dumps(took))
+"""
+
+
+def paired(job: Path) -> dict[str, list[float]]:
+    done = subprocess.run(
+        [sys.executable, "-c", PAIRED, str(job)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1"},
+    )
+    took: dict[str, list[float]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return took
+
+
 def bare(job: Path, steps: int) -> float:
     done = subprocess.run(
         [sys.executable, "-c", BARE, str(job), str(steps)],
@@ -197,6 +266,7 @@ def main() -> int:
             ours.append(float(str(retrains[-1]["steps_s"])) / int(str(retrains[-1]["step"])))
             theirs.append(bare(job, steps))
         retrain = retrains[0]
+        blocks = paired(job)
         # the least of each side's runs: what the code costs, not what else ran meanwhile
         ratio = min(ours) / min(theirs)
         print(
@@ -209,6 +279,12 @@ def main() -> int:
             f"(the job, two retrains), bare diffusers+peft "
             f"{' / '.join(f'{x * 1000:.2f}' for x in theirs)} ms (after each) -> "
             f"{ratio:.3f}x, least against least (goal <= 1.05x)"
+        )
+        print(
+            f"the step alone, paired in one process (8 alternating blocks of 30 steps): "
+            f"wanbuild's Trainer._step {min(blocks['ours']) * 1000:.2f} ms, the bare step "
+            f"{min(blocks['bare']) * 1000:.2f} ms -> "
+            f"{min(blocks['ours']) / min(blocks['bare']):.3f}x (least against least)"
         )
         print(
             f"first apply to published: {first_wall:.1f} s in all (process start, model load, "
