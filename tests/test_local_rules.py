@@ -266,3 +266,19 @@ def test_a_dataset_is_registered_by_content_without_a_copy(tmp_path: Path) -> No
     assert first.file_id != again.file_id
     assert {f.file_id for f in service.list_files(api="native")} == {first.file_id, again.file_id}
     assert service.get_file(first.file_id, api="native").description == "wb:brand:train:abc"
+
+
+def test_a_worker_that_keeps_dying_at_one_checkpoint_fails_the_job() -> None:
+    from wanbuild.local.jobstate import MAX_RESUMES, resume_verdict
+
+    state: dict[str, object] = {"status": "RUNNING"}
+    for n in range(1, MAX_RESUMES + 1):  # killed: resumed from checkpoint-4 again
+        changes = resume_verdict(state, 4)
+        assert changes == {"resumed_at": 4, "resumes": n}
+        state.update(changes)
+    failed = resume_verdict(state, 4)
+    assert failed["status"] == "FAILED"
+    assert "died 3 times after resuming from step 4" in failed["message"]
+    assert "worker.out" in failed["message"]
+    # a worker that got as far as its next checkpoint starts the count afresh
+    assert resume_verdict(state, 8) == {"resumed_at": 8, "resumes": 1}

@@ -20,6 +20,9 @@ STATE = "state.json"
 LOCK = "worker.lock"
 LOG = "log.txt"
 ACTIVE = frozenset({"PENDING", "RUNNING"})
+# a worker that dies this many times resumed from the same checkpoint crashes, and is not
+# started again: the job fails, naming worker.out
+MAX_RESUMES = 3
 ENDED = frozenset({"SUCCEEDED", "FAILED", "CANCELED"})
 
 
@@ -82,6 +85,21 @@ def last_checkpoint(root: Path) -> tuple[Path, dict[str, Any]] | None:
         if best is None or int(manifest["step"]) > int(best[1]["step"]):
             best = (path, manifest)
     return best
+
+
+def resume_verdict(state: dict[str, Any], step: int) -> dict[str, Any]:
+    """What a job whose worker died gets, resumed from its checkpoint at `step` (0: the
+    start): the state's changes. A kill is resumed; a worker that died MAX_RESUMES times
+    resumed from the same checkpoint (a crash, out of memory, a driver) fails the job
+    instead of being started forever."""
+    count = int(state.get("resumes") or 0) + 1 if state.get("resumed_at") == step else 1
+    if count > MAX_RESUMES:
+        return {
+            "status": "FAILED",
+            "message": f"its worker died {MAX_RESUMES} times after resuming from step {step} "
+            "without reaching its next checkpoint; worker.out in the job's directory says why",
+        }
+    return {"resumed_at": step, "resumes": count}
 
 
 def write_json(path: Path, doc: object) -> None:

@@ -302,9 +302,14 @@ class LocalService:
         if status in jobstate.ACTIVE and not jobstate.worker_alive(job_dir):
             last = jobstate.last_checkpoint(job_dir / "checkpoints")
             where = f"{last[0].name} (step {last[1]['step']})" if last else "the start"
-            if resume and self._start(job_dir):
-                self.notify(f"job {job_dir.name}: its worker had stopped; resumed from {where}")
-                return "RUNNING", f"resumed from {where}"
+            if resume:
+                verdict = jobstate.resume_verdict(state, int(last[1]["step"]) if last else 0)
+                jobstate.write_state(job_dir, **verdict)
+                if verdict.get("status") == "FAILED":
+                    return "FAILED", verdict["message"]
+                if self._start(job_dir):
+                    self.notify(f"job {job_dir.name}: its worker had stopped; resumed from {where}")
+                    return "RUNNING", f"resumed from {where}"
             return status, f"its worker has stopped; the next apply resumes it from {where}"
         return status, message
 
