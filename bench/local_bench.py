@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -113,19 +114,40 @@ def jobs(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.stat().st_mtime)
 
 
-BARE = r"""
+# the bare step: the same model call, objective and optimizer, nothing else
+BARE_STEP = r"""
+def bare(step):
+    g = torch.Generator().manual_seed(step)
+    s, expert = noise_level(g, shift, tuple(experts), boundary)
+    picked = [samples[(step * batch + i) % len(samples)] for i in range(batch)]
+    x0 = torch.cat([p.latents for p in picked])
+    text = torch.cat([p.text for p in picked])
+    noise = torch.randn(x0.shape, generator=g)
+    pred = experts[expert](hidden_states=(1 - s) * x0 + s * noise,
+                           timestep=torch.full((batch,), s * 1000),
+                           encoder_hidden_states=text, return_dict=False)[0]
+    loss = torch.nn.functional.mse_loss(pred, noise - x0)
+    loss.backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    float(loss)
+"""
+
+# a bare diffusers + peft loop in a process of its own: plain peft, no wanbuild code on the
+# step's path (the job's cached latents and text are read, not timed)
+BARE = (
+    r"""
 import json, sys, time, torch
+from pathlib import Path
 from diffusers import WanPipeline
 from peft import LoraConfig
 from wanbuild.local.jobspec import JobSpec
 from wanbuild.local.encode_cache import EncodeCache
 from wanbuild.local.trainer import noise_level
-job_dir, steps = sys.argv[1], int(sys.argv[2])
-spec = JobSpec.read(__import__("pathlib").Path(job_dir))
+job, steps = Path(sys.argv[1]), int(sys.argv[2])
+spec = JobSpec.read(job)
 hp = spec.hp
-torch.manual_seed(0)
 pipe = WanPipeline.from_pretrained(str(spec.weights))
-# the same latents and text embeddings the job trained on (read, not timed)
 samples, _ = EncodeCache(spec.cache_dir, spec).encode_all(
     pipe, spec.train_samples(), torch.device("cpu"), torch.float32
 )
@@ -141,29 +163,19 @@ for name in ("transformer", "transformer_2"):
 params = [p for m in experts.values() for p in m.parameters() if p.requires_grad]
 opt = torch.optim.AdamW(params, lr=hp["learning_rate"], weight_decay=0.0)
 shift, boundary, batch = pipe.scheduler.config.shift, pipe.config.boundary_ratio, hp["batch_size"]
-elapsed = 0.0
-for step in range(steps):
-    g = torch.Generator().manual_seed(step)
-    s, expert = noise_level(g, shift, tuple(experts), boundary)
-    picked = [samples[(step * batch + i) % len(samples)] for i in range(batch)]
-    start = time.perf_counter()
-    x0 = torch.cat([p.latents for p in picked])
-    text = torch.cat([p.text for p in picked])
-    noise = torch.randn(x0.shape, generator=g)
-    pred = experts[expert](hidden_states=(1 - s) * x0 + s * noise,
-                           timestep=torch.full((batch,), s * 1000),
-                           encoder_hidden_states=text, return_dict=False)[0]
-    loss = torch.nn.functional.mse_loss(pred, noise - x0)
-    loss.backward()
-    opt.step()
-    opt.zero_grad(set_to_none=True)
-    float(loss)
-    elapsed += time.perf_counter() - start
-print(json.dumps({"s_per_step": elapsed / steps}))
 """
+    + BARE_STEP
+    + r"""
+start = time.perf_counter()
+for step in range(steps):
+    bare(step)
+print(json.dumps({"s_per_step": (time.perf_counter() - start) / steps}))
+"""
+)
 
-
-PAIRED = r"""
+# wanbuild's Trainer._step and the bare step in one process, in alternating blocks
+PAIRED = (
+    r"""
 import json, sys, time, torch
 from pathlib import Path
 from wanbuild.local.encode_cache import EncodeCache
@@ -190,21 +202,9 @@ batch = spec.hp["batch_size"]
 def ours(step):
     picked = [samples[(step * batch + i) % len(samples)] for i in range(batch)]
     trainer._step(experts, opt, picked, step, shift, tuple(experts), boundary)
-def bare(step):
-    g = torch.Generator().manual_seed(step)
-    s, expert = noise_level(g, shift, tuple(experts), boundary)
-    picked = [samples[(step * batch + i) % len(samples)] for i in range(batch)]
-    x0 = torch.cat([p.latents for p in picked])
-    text = torch.cat([p.text for p in picked])
-    noise = torch.randn(x0.shape, generator=g)
-    pred = experts[expert](hidden_states=(1 - s) * x0 + s * noise,
-                           timestep=torch.full((batch,), s * 1000),
-                           encoder_hidden_states=text, return_dict=False)[0]
-    loss = torch.nn.functional.mse_loss(pred, noise - x0)
-    loss.backward()
-    opt.step()
-    opt.zero_grad(set_to_none=True)
-    float(loss)
+"""
+    + BARE_STEP
+    + r"""
 for step in range(10):  # warm up both
     ours(step); bare(step)
 took = {"ours": [], "bare": []}
@@ -216,29 +216,28 @@ for block in range(8):  # alternating blocks: both see the same machine
         took[name].append((time.perf_counter() - start) / 30)
 print(json.dumps(took))
 """
+)
 
 
-def paired(job: Path) -> dict[str, list[float]]:
+def child(script: str, *argv: str) -> Any:
+    """What a script run in a process of its own printed last, as JSON."""
     done = subprocess.run(
-        [sys.executable, "-c", PAIRED, str(job)],
+        [sys.executable, "-c", script, *argv],
         capture_output=True,
         text=True,
         check=True,
         env={**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1"},
     )
-    took: dict[str, list[float]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def paired(job: Path) -> dict[str, list[float]]:
+    took: dict[str, list[float]] = child(PAIRED, str(job))
     return took
 
 
 def bare(job: Path, steps: int) -> float:
-    done = subprocess.run(
-        [sys.executable, "-c", BARE, str(job), str(steps)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1"},
-    )
-    return float(json.loads(done.stdout.strip().splitlines()[-1])["s_per_step"])
+    return float(child(BARE, str(job), str(steps))["s_per_step"])
 
 
 def main() -> int:
