@@ -116,7 +116,11 @@ def converge(
         current = plan(desired, observed, retry_failed=retry)
         record_lineage(lock, desired, observed, commit)
         hooks.progress(desired, current, observed)
-        if gate is not None and current.changes:
+        # A plan blocked on objects no lock records may be another machine's apply whose
+        # records this checkout pulled too early (it finished while this one was planning):
+        # the lease pulls the shared state again before that is concluded.
+        blocked_first = any(a.kind is Kind.BLOCKED for a in current.actions)
+        if gate is not None and (current.changes or blocked_first):
             moved = gate.enter(hooks.stop)
             if moved is None:
                 return Outcome(desired.effect, "interrupted", "stopped waiting", current, observed)
