@@ -59,13 +59,7 @@ def _local(
         facts = (m.document.get("local") if m else None) or None
         if m is None or facts is None:
             return None
-        weights = m.document.get("weights")
-        return LocalModel(
-            name,
-            str(project / weights) if weights else None,
-            float(facts["fps"]),
-            bool(facts.get("two_experts")),
-        )
+        return LocalModel(name, float(facts["fps"]), bool(facts.get("two_experts")))
 
     return LocalService(
         local_root(backend, project),

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from wanbuild.local.jobspec import JobSpec
-from wanbuild.local.jobstate import last_checkpoint
+from wanbuild.local.jobstate import last_checkpoint, read_json, write_json
 
 EXPORT = "export.json"
 
@@ -39,7 +39,7 @@ def export_checkpoint(job_dir: Path, checkpoint: Path, model_name: str) -> Path:
         "experts": manifest["experts"],
         "files": manifest["files"],
     }
-    (tmp / EXPORT).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    write_json(tmp / EXPORT, doc)
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
     return out
@@ -53,11 +53,7 @@ def export_final(job_dir: Path, spec: JobSpec) -> Path:
 
 
 def read_export(root: Path, model_name: str) -> dict[str, Any] | None:
-    try:
-        doc = json.loads((root / model_name / EXPORT).read_text(encoding="utf-8"))
-        return doc if isinstance(doc, dict) else None
-    except (OSError, ValueError):
-        return None
+    return read_json(root / model_name / EXPORT)
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:

@@ -63,9 +63,6 @@ class JobSpec:
             )
         return out
 
-    def validation_prompts(self) -> list[str]:
-        return list(self.validation)
-
     def lora_metadata(self, expert: str) -> dict[str, str]:
         """The safetensors header's metadata of an exported LoRA (strings only)."""
         return {

@@ -26,12 +26,31 @@ MAX_RESUMES = 3
 ENDED = frozenset({"SUCCEEDED", "FAILED", "CANCELED"})
 
 
-def read_state(job_dir: Path) -> dict[str, Any]:
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object written by write_json; None when it is absent or unreadable."""
     try:
-        doc = json.loads((job_dir / STATE).read_text(encoding="utf-8"))
-        return doc if isinstance(doc, dict) else {}
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def write_json(path: Path, doc: object) -> None:
+    """`doc` at `path`, whole or not at all (a temporary file, synced, then renamed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    with tmp.open("rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_state(job_dir: Path) -> dict[str, Any]:
+    return read_json(job_dir / STATE) or {}
 
 
 def write_state(job_dir: Path, **changes: Any) -> dict[str, Any]:
@@ -43,9 +62,8 @@ def write_state(job_dir: Path, **changes: Any) -> dict[str, Any]:
 
 
 def log(job_dir: Path, line: str) -> None:
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     with (job_dir / LOG).open("a", encoding="utf-8") as f:
-        f.write(f"{stamp} {line}\n")
+        f.write(f"{now()} {line}\n")
 
 
 def log_lines(job_dir: Path) -> list[str]:
@@ -74,17 +92,21 @@ def worker_alive(job_dir: Path) -> bool:
     return False
 
 
-def last_checkpoint(root: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The complete checkpoint with the highest step (a directory whose manifest was written)."""
-    best: tuple[Path, dict[str, Any]] | None = None
+def complete_checkpoints(root: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """The complete checkpoints (directories whose manifest was written) with their
+    manifests, by step."""
+    found = []
     for path in root.glob("checkpoint-*") if root.is_dir() else ():
-        try:
-            manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if best is None or int(manifest["step"]) > int(best[1]["step"]):
-            best = (path, manifest)
-    return best
+        manifest = read_json(path / "manifest.json")
+        if manifest is not None:
+            found.append((path, manifest))
+    return sorted(found, key=lambda pm: int(pm[1]["step"]))
+
+
+def last_checkpoint(root: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The complete checkpoint with the highest step."""
+    found = complete_checkpoints(root)
+    return found[-1] if found else None
 
 
 def resume_verdict(state: dict[str, Any], step: int) -> dict[str, Any]:
@@ -100,11 +122,3 @@ def resume_verdict(state: dict[str, Any], step: int) -> dict[str, Any]:
             "without reaching its next checkpoint; worker.out in the job's directory says why",
         }
     return {"resumed_at": step, "resumes": count}
-
-
-def write_json(path: Path, doc: object) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    with tmp.open("rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

@@ -12,11 +12,12 @@ reader that sees the sidecar sees every file. Unpublishing removes the sidecar f
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 from typing import Any
+
+from wanbuild.local.jobstate import write_json
 
 SIDECAR = ".wanbuild.json"
 _SUFFIX = {"transformer": "-high_noise", "transformer_2": "-low_noise"}
@@ -41,16 +42,13 @@ class Library:
             shutil.copyfile(src, tmp)  # a copy: the library may be another disk, or shared
             os.replace(tmp, dst)
         doc = {**sidecar, "files": names}
-        side = self.root / f"{name}{SIDECAR}"
-        tmp = side.with_name(f".{side.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, side)
+        write_json(self.root / f"{name}{SIDECAR}", doc)
         return [f"{e}={n}" for e, n in names.items()]
 
-    def files(self, name: str, recorded: list[str]) -> dict[str, Path]:
+    def files(self, recorded: list[str]) -> dict[str, Path]:
         return {e: self.root / n for e, n in (r.split("=", 1) for r in recorded)}
 
     def unpublish(self, name: str, recorded: list[str]) -> None:
         (self.root / f"{name}{SIDECAR}").unlink(missing_ok=True)
-        for path in self.files(name, recorded).values():
+        for path in self.files(recorded).values():
             path.unlink(missing_ok=True)

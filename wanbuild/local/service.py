@@ -18,8 +18,6 @@ and `backend.library_dir`: the published LoRAs (e.g. ComfyUI's models/loras).
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import secrets
 import shutil
@@ -35,11 +33,13 @@ from urllib.parse import unquote, urlparse
 from wanbuild.local import exports, jobstate
 from wanbuild.local.extra import INSTALL_HINT, missing
 from wanbuild.local.jobspec import JobSpec, unpack, validation_prompts
+from wanbuild.local.jobstate import now, read_json, write_json
 from wanbuild.local.library import Library
 from wanbuild.local.worker import LOCK_FD_ENV
 from wanbuild.remote.errors import PermanentRemoteError
 from wanbuild.remote.models import Checkpoint, Deployment, FineTuneJob, LogPage, RemoteFile, Task
 from wanbuild.remote.service import UploadApi
+from wanbuild.store.hashcache import file_sha256
 
 if TYPE_CHECKING:
     from wanbuild.remote.client import Chat
@@ -47,36 +47,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class LocalModel:
-    """What the service needs of a catalog model: where its weights are, its frame rate,
-    whether it has two experts."""
+    """What the service needs of a catalog model: its frame rate, whether it has two experts.
+    Its weights are the effect's (`model.weights`, which hyper_parameters.weights carries):
+    the catalog's conf/ holds no path."""
 
     name: str
-    weights: str | None
     fps: float
     two_experts: bool
 
 
 def _not_found(what: str) -> PermanentRemoteError:
     return PermanentRemoteError(f"{what} not found", status=404, code="NotFound")
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        return doc if isinstance(doc, dict) else None
-    except (OSError, ValueError):
-        return None
-
-
-def _write(path: Path, doc: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 class LocalService:
@@ -108,11 +89,7 @@ class LocalService:
     def upload_file(
         self, path: Path, *, api: UploadApi, description: str | None = None
     ) -> RemoteFile:
-        data = hashlib.sha256()
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                data.update(chunk)
-        sha = data.hexdigest()
+        sha = file_sha256(path)
         blob = self.root / "blobs" / f"{sha}.zip"
         if not blob.exists():
             blob.parent.mkdir(parents=True, exist_ok=True)
@@ -129,13 +106,13 @@ class LocalService:
             "description": description,
             "size": path.stat().st_size,
             "sha256": sha,
-            "created": _now(),
+            "created": now(),
         }
-        _write(self.root / "files" / f"{file_id}.json", doc)
+        write_json(self.root / "files" / f"{file_id}.json", doc)
         return _file(doc)
 
     def _file_doc(self, file_id: str) -> dict[str, Any]:
-        doc = _read(self.root / "files" / f"{file_id}.json")
+        doc = read_json(self.root / "files" / f"{file_id}.json")
         if doc is None:
             raise _not_found(f"file {file_id}")
         return doc
@@ -147,7 +124,7 @@ class LocalService:
         return [
             _file(d)
             for p in sorted((self.root / "files").glob("*.json"))
-            if (d := _read(p)) is not None
+            if (d := read_json(p)) is not None
         ]
 
     def delete_file(self, file_id: str, *, api: UploadApi) -> None:
@@ -189,7 +166,7 @@ class LocalService:
                 code="InvalidParameter",
             )
         hp = dict(hyper_parameters)
-        weights = Path(str(hp.pop("weights", None) or spec_of.weights or ""))
+        weights = Path(str(hp.pop("weights", None) or ""))
         if not weights.is_absolute() and self.project is not None:
             weights = self.project / weights
         if not (weights / "model_index.json").is_file():
@@ -221,14 +198,14 @@ class LocalService:
             cache_dir=self.root / "cache",
             metadata=self._metadata(hp, train, name),
         )
-        _write(tmp / "job.json", spec.to_json())
-        _write(
+        write_json(tmp / "job.json", spec.to_json())
+        write_json(
             tmp / "record.json",
             {
                 "training_file_ids": list(training_file_ids),
                 "validation_file_ids": list(validation_file_ids or []),
                 "model_name": model_name or name,
-                "created": _now(),
+                "created": now(),
             },
         )
         jobstate.write_state(tmp, status="PENDING", step=0)
@@ -315,7 +292,7 @@ class LocalService:
 
     def _job(self, job_dir: Path, status: str, message: object) -> FineTuneJob:
         spec = JobSpec.read(job_dir)
-        record = _read(job_dir / "record.json") or {}
+        record = read_json(job_dir / "record.json") or {}
         output = spec.job_name if status == "SUCCEEDED" else None
         return FineTuneJob(
             job_id=spec.job_id,
@@ -361,19 +338,11 @@ class LocalService:
         lines = jobstate.log_lines(self._job_dir(job_id))
         return LogPage(total=len(lines), logs=lines[offset : offset + line])
 
-    def _complete_checkpoints(self, job_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
-        found = []
-        for path in (job_dir / "checkpoints").glob("checkpoint-*"):
-            manifest = _read(path / "manifest.json")
-            if manifest is not None:
-                found.append((path, manifest))
-        return sorted(found, key=lambda pm: int(pm[1]["step"]))
-
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
         job_dir = self._job_dir(job_id)
         exported = {}
         for p in (self.root / "exports").glob("*/export.json"):
-            doc = _read(p)
+            doc = read_json(p)
             if doc and doc.get("job_id") == job_id:
                 exported[doc["checkpoint"]] = doc["model_name"]
         return [
@@ -384,7 +353,7 @@ class LocalService:
                 model_name=exported.get(path.name),
                 status="SUCCEEDED" if path.name in exported else None,
             )
-            for path, manifest in self._complete_checkpoints(job_dir)
+            for path, manifest in jobstate.complete_checkpoints(job_dir / "checkpoints")
         ]
 
     def export_checkpoint(self, job_id: str, checkpoint: str, model_name: str) -> bool:
@@ -397,13 +366,14 @@ class LocalService:
 
     def validation_results(self, job_id: str) -> list[str]:
         job_dir = self._job_dir(job_id)
-        return [p.name for p, m in self._complete_checkpoints(job_dir) if m.get("previews")]
+        done = jobstate.complete_checkpoints(job_dir / "checkpoints")
+        return [p.name for p, m in done if m.get("previews")]
 
     def validation_details(
         self, job_id: str, checkpoint: str, *, page_no: int = 1, page_size: int = 10
     ) -> dict[str, Any]:
         path = self._job_dir(job_id) / "checkpoints" / checkpoint
-        manifest = _read(path / "manifest.json")
+        manifest = read_json(path / "manifest.json")
         if manifest is None:
             raise _not_found(f"checkpoint {checkpoint} of {job_id}")
         rows = [
@@ -438,7 +408,7 @@ class LocalService:
         record = self.root / "deployments" / f"{name}.json"
         if record.exists():
             raise PermanentRemoteError(f"{name} is published", status=409, code="Conflict")
-        job = _read(self.root / "jobs" / str(export["job_id"]) / "job.json") or {}
+        job = read_json(self.root / "jobs" / str(export["job_id"]) / "job.json") or {}
         files = self.library.publish(
             name,
             {e: folder / f"{e}.safetensors" for e in export["experts"]},
@@ -461,26 +431,26 @@ class LocalService:
             "plan": plan,
             "aigc_config": aigc_config,
             "files": files,
-            "gmt_create": _now(),
+            "gmt_create": now(),
         }
-        _write(record, doc)
+        write_json(record, doc)
         return _deployment(doc)
 
     def get_deployment(self, deployed_model: str) -> Deployment:
-        doc = _read(self.root / "deployments" / f"{deployed_model}.json")
+        doc = read_json(self.root / "deployments" / f"{deployed_model}.json")
         if doc is None:
             raise _not_found(f"deployment {deployed_model}")
         return _deployment(doc)
 
     def iter_deployments(self) -> Iterator[Deployment]:
         for p in sorted((self.root / "deployments").glob("*.json")):
-            doc = _read(p)
+            doc = read_json(p)
             if doc is not None:
                 yield _deployment(doc)
 
     def delete_deployment(self, deployed_model: str) -> Deployment:
         record = self.root / "deployments" / f"{deployed_model}.json"
-        doc = _read(record)
+        doc = read_json(record)
         if doc is None:
             raise _not_found(f"deployment {deployed_model}")
         self.library.unpublish(deployed_model, list(doc.get("files") or []))
@@ -489,10 +459,10 @@ class LocalService:
 
     def published(self, deployed_model: str) -> dict[str, Path]:
         """{expert: the library file} of a deployment."""
-        doc = _read(self.root / "deployments" / f"{deployed_model}.json")
+        doc = read_json(self.root / "deployments" / f"{deployed_model}.json")
         if doc is None:
             raise _not_found(f"deployment {deployed_model}")
-        return self.library.files(deployed_model, list(doc.get("files") or []))
+        return self.library.files(list(doc.get("files") or []))
 
     # --- generation -----------------------------------------------------------------------
 
@@ -524,7 +494,7 @@ class LocalService:
     def submit_t2v(self, model: str, prompt: str) -> str:
         """Generate with the base model and the published LoRA `model`; the task has ended
         when this returns."""
-        dep = _read(self.root / "deployments" / f"{model}.json")
+        dep = read_json(self.root / "deployments" / f"{model}.json")
         if dep is None:
             raise _not_found(f"deployment {model}")
         _, export = self._export_of(str(dep["model_name"]))
@@ -541,11 +511,11 @@ class LocalService:
         from wanbuild.local.generate import generate_with_lora
 
         generate_with_lora(spec, self.published(model), prompt, out)
-        _write(out.parent / "task.json", {"task_id": task_id, "video": out.name})
+        write_json(out.parent / "task.json", {"task_id": task_id, "video": out.name})
         return task_id
 
     def get_task(self, task_id: str) -> Task:
-        doc = _read(self.root / "tasks" / task_id / "task.json")
+        doc = read_json(self.root / "tasks" / task_id / "task.json")
         if doc is None:
             raise _not_found(f"task {task_id}")
         url = (self.root / "tasks" / task_id / str(doc["video"])).resolve().as_uri()

@@ -23,7 +23,6 @@ import shutil
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +31,10 @@ import torch
 from wanbuild.local import lora_format
 from wanbuild.local.encode_cache import EncodeCache, Sample
 from wanbuild.local.jobspec import EXPERT_MODULES, JobSpec
-from wanbuild.local.jobstate import last_checkpoint, write_json
+from wanbuild.local.jobstate import last_checkpoint, now, write_json
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 Report = Callable[..., None]
-
-
-@dataclass
-class Progress:
-    step: int
-    total: int
-    epoch: int
-    loss: float | None
 
 
 def device_of(spec: JobSpec) -> torch.device:
@@ -282,7 +273,7 @@ class Trainer:
             "experts": list(trained),
             "files": files,
             "previews": previews,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "created": now(),
         }
         write_json(tmp / "manifest.json", manifest)  # last: the checkpoint is complete
         os.replace(tmp, final)
@@ -293,7 +284,7 @@ class Trainer:
         far (seeded: the same prompt gives the same noise at every checkpoint)."""
         from wanbuild.local.render import render
 
-        prompts = self.spec.validation_prompts()
+        prompts = self.spec.validation
         if not prompts:
             return []
         out.mkdir(parents=True)

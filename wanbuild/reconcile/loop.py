@@ -119,8 +119,8 @@ def converge(
         # A plan blocked on objects no lock records may be another machine's apply whose
         # records this checkout pulled too early (it finished while this one was planning):
         # the lease pulls the shared state again before that is concluded.
-        blocked_first = any(a.kind is Kind.BLOCKED for a in current.actions)
-        if gate is not None and (current.changes or blocked_first):
+        blocked = [a for a in current.actions if a.kind is Kind.BLOCKED]
+        if gate is not None and (current.changes or blocked):
             moved = gate.enter(hooks.stop)
             if moved is None:
                 return Outcome(desired.effect, "interrupted", "stopped waiting", current, observed)
@@ -156,7 +156,6 @@ def converge(
         if acted:
             seen = None
             continue
-        blocked = [a for a in current.actions if a.kind is Kind.BLOCKED]
         if blocked:
             return Outcome(desired.effect, "failed", blocked[0].detail, current, observed)
         if all(a.kind is Kind.SKIP for a in current.actions):
