@@ -18,6 +18,7 @@ from PIL import Image
 from tests.conftest import Run
 from tests.helpers import edit_samples
 from wanbuild.core.fitting import fit_media
+from wanbuild.media.display import display_matrix
 from wanbuild.media.fit import fit_file
 from wanbuild.media.probe import probe_path
 from wanbuild.media.synth import make_image, make_video
@@ -163,7 +164,7 @@ def displayed(path: Path) -> tuple[list[Image.Image], float]:
         assert not v.sample_aspect_ratio or v.sample_aspect_ratio == 1
         frames = []
         for frame in c.decode(v):
-            assert not any("DISPLAYMATRIX" in str(s.type) for s in frame.side_data)
+            assert display_matrix(frame.side_data) is None
             frames.append(frame.to_image().convert("RGB"))
         duration = float(v.duration * v.time_base) if v.duration else len(frames) / FPS
     return frames, duration

@@ -26,6 +26,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from wanbuild.media.stack import check_supported
+
 # (a, b, c, d) of a display matrix, in units of 1.0, -> (counter-clockwise turn, mirrored
 # left-right after turning): the eight pictures a right-angle matrix can show.
 _RIGHT_ANGLES = {
@@ -133,25 +135,43 @@ def played(container: Any, stream: Any, first: Any, note: str | None) -> Played:
     return Played(stream.index, turn, mirror, sar or Fraction(1), rate, note)
 
 
+def display_matrix(side_data: Any) -> bytes | None:
+    """The display matrix a frame's side data carries, or None.
+
+    Looked up by its type's name, which every supported PyAV answers the same way; iterating
+    does not: up to 18.1.0 it yields the side data, from 18.1.1 on (as a mapping must) the
+    types."""
+    side = side_data.get("DISPLAYMATRIX")
+    return None if side is None else bytes(side)
+
+
 def _matrix(frame: Any) -> tuple[int, bool]:
-    for side in frame.side_data:
-        if "DISPLAYMATRIX" not in str(side.type):
-            continue
-        data = bytes(side)
-        if len(data) < 36:
-            return 0, False
-        m = struct.unpack("<9i", data[:36])
-        key = tuple(round(v / 65536) for v in (m[0], m[1], m[3], m[4]))
-        exact = all(
-            abs(v / 65536 - k) < 1e-3 for v, k in zip((m[0], m[1], m[3], m[4]), key, strict=True)
+    data = display_matrix(frame.side_data)
+    if data is None or len(data) < 36:
+        return 0, False
+    m = struct.unpack("<9i", data[:36])
+    key = tuple(round(v / 65536) for v in (m[0], m[1], m[3], m[4]))
+    exact = all(
+        abs(v / 65536 - k) < 1e-3 for v, k in zip((m[0], m[1], m[3], m[4]), key, strict=True)
+    )
+    if not exact or key not in _RIGHT_ANGLES:
+        raise Undisplayable(
+            f"a display matrix that turns the picture by {_degrees(m):g}° (not a right angle) "
+            "or skews it: re-export the clip upright"
         )
-        if not exact or key not in _RIGHT_ANGLES:
-            raise Undisplayable(
-                f"a display matrix that turns the picture by {frame.rotation:g}° (not a right "
-                "angle) or skews it: re-export the clip upright"
-            )
-        return _RIGHT_ANGLES[key]
-    return 0, False
+    return _RIGHT_ANGLES[key]
+
+
+def _degrees(m: tuple[int, ...]) -> float:
+    """The counter-clockwise turn of a display matrix, as FFmpeg's av_display_rotation_get
+    reads it (PyAV's `frame.rotation` is missing before 14.4)."""
+    import math
+
+    a, b, c, d = (v / 65536 for v in (m[0], m[1], m[3], m[4]))
+    sx, sy = math.hypot(a, c), math.hypot(b, d)
+    if not sx or not sy:
+        return 0.0
+    return round(-math.degrees(math.atan2(b / sy, a / sx)), 2)
 
 
 def upright(im: Any, turn: int, mirror: bool) -> Any:
@@ -209,6 +229,7 @@ def cut_frame(src: Path, dst: Path, which: str, trim_to_s: float | None) -> None
     trimmed to `trim_to_s` ("last"), as a player shows it, at the clip's displayed size:
     JPEG for a first frame, PNG for a last one (as the guides' examples). The frames are
     timed as fitting times them, so the last one is the trained clip's last."""
+    check_supported()
     import av
 
     with av.open(str(src)) as c:
@@ -246,6 +267,7 @@ def cut_frame(src: Path, dst: Path, which: str, trim_to_s: float | None) -> None
 def jpeg_data_url(path: Path, side: int) -> str:
     """A picture as a viewer shows it (EXIF applied, 8-bit), at most `side` pixels across, as
     a JPEG data: URL (what the chat API takes inline)."""
+    check_supported()
     import base64
     import io
 

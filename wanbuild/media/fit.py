@@ -16,12 +16,15 @@ from typing import Any
 from wanbuild.core.fitting import Fit
 from wanbuild.errors import WanbuildError
 from wanbuild.media.display import eight_bit, upright
+from wanbuild.media.mp4tag import pin_muxer_tag
+from wanbuild.media.stack import check_supported
 from wanbuild.media.x264 import x264_options
 
 _JPEG_QUALITIES = (95, 90, 85, 80, 70, 60, 50)
 
 
 def fit_file(src: Path, dst: Path, fit: Fit) -> None:
+    check_supported()
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp{dst.suffix}")
     try:
@@ -98,6 +101,7 @@ def _fit_video(src: Path, dst: Path, fit: Fit) -> None:
                 index += 1
         for packet in ov.encode():
             out.mux(packet)
+    pin_muxer_tag(dst)
 
 
 def _kept_rate(src: Path, index: int, declared: Fraction) -> Fraction:

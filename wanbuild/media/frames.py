@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from wanbuild.media.display import Played, displayed_frame, played, played_stream
+from wanbuild.media.stack import check_supported
 
 
 class TooShort(ValueError):
@@ -21,6 +22,7 @@ class TooShort(ValueError):
 def sample_frames(path: Path, fps: float, count: int, size: tuple[int, int]) -> list[Any]:
     """`count` RGB Pillow pictures of `size` (width, height): the clip at `fps`, each frame
     scaled to cover `size` and cropped about its centre."""
+    check_supported()
     import av
 
     wanted = [i / fps for i in range(count)]

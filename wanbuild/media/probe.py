@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from wanbuild.media.display import HIGH_DEPTH, eight_bit
+from wanbuild.media.stack import check_supported
 from wanbuild.spec.media import MediaFacts, MediaProblem, Probe
 
 _EXIF_ORIENTATION = 0x0112
@@ -28,6 +29,7 @@ def _signature(im: Any) -> tuple[int, ...]:
 
 
 def probe_image(path: Path, *, signature: bool = False) -> MediaFacts:
+    check_supported()
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
@@ -59,6 +61,7 @@ def probe_image(path: Path, *, signature: bool = False) -> MediaFacts:
 
 
 def probe_video(path: Path, *, signature: bool = False) -> MediaFacts:
+    check_supported()
     import av
 
     from wanbuild.media.display import displayed_frame, played, played_stream

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wanbuild.media.stack import check_supported
+
 THUMB = 160
 PAD = 8
 LINE = 14
@@ -25,6 +27,7 @@ class SheetRow:
 
 def _frames(path: Path) -> list[Any]:
     """First, middle and last frames, decoded in one pass, only thumbnails kept."""
+    check_supported()
     import av
 
     from wanbuild.media.display import displayed_frame, played, played_stream
@@ -55,6 +58,7 @@ def _thumb(im: Any) -> Any:
 
 
 def _pictures(path: Path) -> list[Any]:
+    check_supported()
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if path.suffix.lower() in (".mp4", ".mov", ".webm", ".mkv", ".avi"):

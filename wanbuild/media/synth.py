@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw
 
+from wanbuild.media.mp4tag import pin_muxer_tag
+from wanbuild.media.stack import check_supported
 from wanbuild.media.x264 import x264_options
 
 if TYPE_CHECKING:
@@ -45,6 +47,7 @@ def scene(seed: int, size: tuple[int, int]) -> Image.Image:
 
 
 def save_image(im: Image.Image, path: Path) -> None:
+    check_supported()
     fmt = _PILLOW_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"{path.name}: no image format for {path.suffix!r}")
@@ -89,6 +92,7 @@ def write_video(
 ) -> None:
     import av
 
+    check_supported()
     w, h = size
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), mode="w") as out:
@@ -105,6 +109,7 @@ def write_video(
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
+    pin_muxer_tag(path)
 
 
 def yuv420_frame(im: Image.Image) -> av.VideoFrame:
