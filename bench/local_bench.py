@@ -13,7 +13,8 @@ Prints, from one run:
      alternating blocks, so that both see the same machine (the steadier figure).
   2. the encode work of a retrain after a learning-rate change (goal: 0 samples encoded).
 
-Needs the local extra (`pip install torch==2.13.0 && pip install -e '.[local]'`).
+Needs the local extra (`pip install torch==2.13.0 && pip install -e '.[local]'
+-c .ci/constraints.txt`).
 """
 
 from __future__ import annotations

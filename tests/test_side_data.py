@@ -83,7 +83,8 @@ def test_the_display_matrix_is_found_by_its_type_under_either_shape(
     )
     upright = probe_path(clip(tmp_path / "u.mp4", (64, 48), 4), "video")
     turned = probe_path(clip(tmp_path / "t.mp4", (48, 64), 4, turn=90), "video")
-    assert not isinstance(upright, MediaProblem) and not isinstance(turned, MediaProblem)
+    assert not isinstance(upright, MediaProblem)
+    assert not isinstance(turned, MediaProblem)
     assert (upright.width, upright.height) == (64, 48)
     assert (turned.width, turned.height) == (48, 64)  # stored 64x48, shown portrait
 

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from wanbuild import __version__
 from wanbuild.error_handler import Exit, error_handler
 from wanbuild.errors import ConfigError
 
@@ -41,12 +40,27 @@ def _effect_paths(args: Sequence[str]) -> list[Path]:
     return paths or discover_effects(project_root(Path.cwd()) / EFFECTS_ROOT)
 
 
+class _Version(argparse.Action):
+    """--version: computed when asked (it loads PyAV), never for another command."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kw: object) -> None:
+        from wanbuild.commands.version import print_version
+
+        print_version()
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="wanbuild",
         description="Declarative LoRA fine-tunes of Wan models on Alibaba Model Studio.",
     )
-    p.add_argument("--version", action="version", version=f"wanbuild {__version__}")
+    p.add_argument(
+        "--version",
+        action=_Version,
+        nargs=0,
+        help="wanbuild, Python and the libraries that decide what it builds, then exit",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     v = sub.add_parser("validate", help="check effects against the service's rules; no upload")

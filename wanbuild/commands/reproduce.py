@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from wanbuild.commands.backend import connect, describe
 from wanbuild.commands.session import Shared, say_to
 from wanbuild.config.load import display, load_effect, project_root
+from wanbuild.core.manifest import stack_differences
 from wanbuild.core.target import target_spec
 from wanbuild.dataset.desired import desired_state
 from wanbuild.errors import EXIT_OK, WanbuildError
@@ -41,17 +42,8 @@ def reproduce_command(
         lock = LockFile(root / rel, name, desired.target)
         history = lock.entry().get("history") or []
         record = find_history(history, "job_fingerprint", desired.job_fp)
-        if record is None:
-            raise WanbuildError(
-                f"{rel}: the inputs at {sha[:12]} were never applied to {desired.target} "
-                f"(no record of job fingerprint {desired.job_fp[:12]} in {display(lock.path)}); "
-                "`wanbuild log` lists what was"
-            )
-        if record.get("dataset") != desired.dataset_fp:
-            raise WanbuildError(
-                f"{rel}: the dataset rebuilt at {sha[:12]} is {desired.dataset_fp[:12]}, "
-                f"the one trained was {str(record.get('dataset'))[:12]}: not reproducible"
-            )
+        if record is None or record.get("dataset") != desired.dataset_fp:
+            raise WanbuildError(_not_reproducible(rel, sha, desired, history, lock.path, record))
         print(
             f"{name}: inputs at {sha[:12]} = the run of {record.get('applied_at')} "
             f"(job {record.get('job_id')})",
@@ -90,6 +82,47 @@ def reproduce_command(
                 gate.release()
     print(f"{name}: reproduction of {sha[:12]} is job {job_id}", file=out)
     return EXIT_OK
+
+
+def _not_reproducible(
+    rel: str,
+    sha: str,
+    desired: Any,
+    history: list[dict[str, Any]],
+    lock_path: Path,
+    record: dict[str, Any] | None,
+) -> str:
+    """Why REV's run cannot be reproduced here: never applied, or its dataset rebuilt to other
+    bytes, and then whether the libraries that fit the media differ from those of the run."""
+    if record is None:  # the run at REV itself, or one of the same model and hyperparameters
+        same = [h for h in history if h.get("commit") == sha] or [
+            h
+            for h in history
+            if h.get("model") == desired.model
+            and h.get("hyper_parameters") == desired.hyper_parameters
+        ]
+        record = same[-1] if same else None
+    if record is None or record.get("dataset") == desired.dataset_fp:
+        return (
+            f"{rel}: the inputs at {sha[:12]} were never applied to {desired.target} "
+            f"(no record of job fingerprint {desired.job_fp[:12]} in {display(lock_path)}); "
+            "`wanbuild log` lists what was"
+        )
+    head = (
+        f"{rel}: the dataset rebuilt at {sha[:12]} is {desired.dataset_fp[:12]}, the one "
+        f"trained was {str(record.get('dataset'))[:12]}: not reproducible"
+    )
+    then = record.get("built_with")
+    moved = stack_differences(desired.built_with or {}, then or {}, ("here", "for the run"))
+    if not (desired.built_with and then and moved):
+        return f"{head} (its captions or media are not those of the run)"
+    wanted = " ".join(f"{k}=={then[k]}" for k in ("av", "pillow") if k in then)
+    return (
+        f"{head}: the media were fitted by other libraries ({'; '.join(moved)}); "
+        f"install those of the run (`pip install {wanted}`, or the set locked at {sha[:12]}: "
+        f"`git show {sha[:12]}:.ci/constraints.txt > /tmp/c.txt && "
+        "pip install -e . -c /tmp/c.txt`) and run it again"
+    )
 
 
 def _now() -> str:

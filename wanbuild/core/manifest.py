@@ -50,8 +50,10 @@ def manifest(
     zips: tuple[ZipSpec, ...],
     zip_files: dict[str, tuple[str, int]],
     fingerprint: str,
+    built_with: dict[str, str],
 ) -> dict[str, Any]:
-    """The manifest document; zip_files maps a split to its zip's (sha256, size)."""
+    """The manifest document; zip_files maps a split to its zip's (sha256, size), built_with
+    names the releases of the libraries that fitted the media (PyAV, FFmpeg, libx264, Pillow)."""
     return {
         "format": MANIFEST_FORMAT,
         "effect": effect,
@@ -59,6 +61,7 @@ def manifest(
         "model": model,
         "region": region,
         "fingerprint": fingerprint,
+        "built_with": dict(sorted(built_with.items())),
         "zips": {
             z.split: {
                 "file": z.file,
@@ -72,3 +75,34 @@ def manifest(
             for z in zips
         },
     }
+
+
+# What fitted the media (media.stack.built_with), as people read it.
+
+
+def describe_stack(stack: dict[str, str]) -> str:
+    """'PyAV 18.1.1 (FFmpeg 8.1.3, libx264 165) / Pillow 13.0.0 (libjpeg-turbo 3.2.0)'."""
+    av_parts = [f"{k} {stack[k]}" for k in ("ffmpeg", "libx264") if k in stack]
+    av_parts = [p.replace("ffmpeg", "FFmpeg", 1) for p in av_parts]
+    pil_parts = [f"{k} {stack[k]}" for k in ("libjpeg-turbo", "libjpeg") if k in stack]
+    text = f"PyAV {stack.get('av', '?')}"
+    if av_parts:
+        text += f" ({', '.join(av_parts)})"
+    text += f" / Pillow {stack.get('pillow', '?')}"
+    if pil_parts:
+        text += f" ({', '.join(pil_parts)})"
+    return text
+
+
+def stack_differences(
+    here: dict[str, str], there: dict[str, str], labels: tuple[str, str] = ("here", "there")
+) -> list[str]:
+    """'av 18.1.1 here, 18.1.0 there' for each component the two stacks name differently
+    (PyAV and Pillow first: the releases to install)."""
+    order = {"av": 0, "pillow": 1}
+    keys = sorted(set(here) | set(there), key=lambda k: (order.get(k, 2), k))
+    return [
+        f"{k} {here.get(k, 'absent')} {labels[0]}, {there.get(k, 'absent')} {labels[1]}"
+        for k in keys
+        if here.get(k) != there.get(k)
+    ]

@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from wanbuild.core.actions import Action, EffectPlan, Impact, Kind, Reason
-from wanbuild.spec.state import Desired, Observed, Pending
+from wanbuild.core.manifest import stack_differences
+from wanbuild.spec.state import Desired, LockRecord, Observed, Pending
 
 ACTIVE_JOB = frozenset({"PENDING", "QUEUING", "RUNNING", "CANCELING"})
 ENDED_BADLY = frozenset({"FAILED", "CANCELED"})
@@ -133,7 +134,7 @@ def plan(desired: Desired, observed: Observed, *, retry_failed: bool = False) ->
                 Reason.CHANGED,
                 (
                     f"dataset {lock.dataset_fp[:12]} -> "
-                    f"{desired.dataset_fp[:12]} (captions or media)"
+                    f"{desired.dataset_fp[:12]} ({_why_dataset(lock, desired)})"
                 ),
             )
         else:
@@ -363,3 +364,14 @@ def _lost_lock(effect: str, found: tuple[str, ...], uploads: tuple[str, ...]) ->
         "checkout -- wanbuild.lock`; on a shared project, run with its git remote reachable "
         f"so the shared state is pulled), or {settle}; nothing is trained until then"
     )
+
+
+def _why_dataset(lock: LockRecord, desired: Desired) -> str:
+    """What moves a dataset's fingerprint: its captions or media, or the libraries that fit
+    the media, when the recorded dataset was fitted by other releases than this one."""
+    moved = stack_differences(
+        desired.built_with or {}, lock.dataset_built_with or {}, ("here", "for the recorded one")
+    )
+    if not (desired.built_with and lock.dataset_built_with and moved):
+        return "captions or media"
+    return f"captions or media, or the libraries that fit them: {'; '.join(moved[:3])}"

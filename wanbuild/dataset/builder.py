@@ -30,6 +30,7 @@ from wanbuild.errors import WanbuildError
 from wanbuild.media.display import cut_frame
 from wanbuild.media.fit import fit_file
 from wanbuild.media.probe import media_path, probe_media_facts
+from wanbuild.media.stack import built_with, stack_key
 from wanbuild.spec.effect import Effect
 from wanbuild.spec.kinds import SAMPLE_MEDIA, from_clip
 from wanbuild.spec.media import MediaFacts
@@ -61,6 +62,9 @@ class Built:
     fitted: list[tuple[str, str]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     written: bool = True  # False: a plan's view, the zips are not on disk yet
+    # the libraries that fitted the media (media.stack): this process's, or the manifest's
+    # when the zips on disk are up to date (None: a manifest written before it was recorded)
+    built_with: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ def build_effect(
         specs = tuple(p.spec for p in planned)
         fp = fingerprint(effect.kind, specs)
         result = Built(effect.name, out_dir, fp, False, findings=checked.findings)
+        result.built_with = built_with()
         result.fitted = [(e.source or e.name, e.fit) for s in specs for e in s.entries if e.fit]
         if _up_to_date(out_dir, fp, cache, result):
             result.up_to_date = True
@@ -130,6 +135,7 @@ def build_effect(
             zips=specs,
             zip_files=zip_files,
             fingerprint=fp,
+            built_with=result.built_with,
         )
         _write_json(out_dir / MANIFEST, doc)
     return result
@@ -204,7 +210,7 @@ def _media_entry(
     name = layout.entry_name(effect.kind, sample_id, key, fit.ext)
     if not fit.needed:
         return name, src, Entry(name, src.stat().st_size, src_sha, rel, src_sha)
-    target = store.fitted_path(src_sha, fit)
+    target = store.fitted_path(src_sha, fit, stack_key())
     if not target.exists():
         fit_file(src, target, fit)
         _check_fitted(effect, rel, target, fit)
@@ -231,7 +237,7 @@ def _cut(
         video_fit = fit_media(video, limits.image, limits.video)
         trim = video_fit.trim_to_s if video_fit is not None else None
     src = media_path(effect.directory, video_rel)
-    target = store.cut_frame_path(cache.sha256(src), which, trim)
+    target = store.cut_frame_path(cache.sha256(src), which, trim, stack_key())
     if not target.exists():
         try:
             cut_frame(src, target, which, trim)
@@ -306,6 +312,8 @@ def _up_to_date(out_dir: Path, fp: str, cache: HashCache, result: Built) -> bool
         if not zip_path.is_file() or cache.sha256(zip_path) != z["sha256"]:
             return False
         result.zips[split] = (zip_path, z["sha256"], z["size"], len(z["entries"]))
+    recorded = doc.get("built_with")
+    result.built_with = dict(recorded) if isinstance(recorded, dict) else None
     return True
 
 

@@ -75,4 +75,5 @@ def desired_from(loaded: LoadedEffect, built: Built) -> Desired:
         fitted=tuple(f"{src}: {change}" for src, change in built.fitted),
         built=built.written,
         deploy_estimate=est.deploy_text,
+        built_with=built.built_with,
     )

@@ -8,7 +8,7 @@ import importlib.util
 MODULES = ("torch", "diffusers", "peft", "transformers", "accelerate", "safetensors")
 INSTALL_HINT = (
     "install the local extra: `pip install torch==2.13.0` (or the build for your CUDA), "
-    "then `pip install -e '.[local]'`"
+    "then `pip install -e '.[local]' -c .ci/constraints.txt`"
 )
 
 

@@ -22,7 +22,13 @@ from wanbuild.errors import WanbuildError
 from wanbuild.reconcile import crash
 from wanbuild.reconcile.claims import Claims
 from wanbuild.reconcile.index import RemoteIndex, fetch
-from wanbuild.reconcile.lockfile import LockFile, deployment_entry, file_entry, job_entry
+from wanbuild.reconcile.lockfile import (
+    LockFile,
+    dataset_entry,
+    deployment_entry,
+    file_entry,
+    job_entry,
+)
 from wanbuild.reconcile.observe import api_of
 from wanbuild.remote.errors import PermanentRemoteError
 from wanbuild.remote.service import Service
@@ -112,7 +118,7 @@ class Executor:
             same = dataset.get("fingerprint") == dataset_fp
             files = dict(dataset.get("files") or {}) if same else {}
             files[split] = file_entry(z, file_id)
-            changes["dataset"] = {"fingerprint": dataset_fp, "files": files}
+            changes["dataset"] = dataset_entry(self.desired, files, dataset)
         self.lock.settle(key, ("files", file_id), **changes)
 
     def _file_ids(self, observed: Observed) -> dict[str, str]:

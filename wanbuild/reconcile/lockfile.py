@@ -193,6 +193,7 @@ class LockFile:
             deployed_model=dep.get("deployed_model"),
             attempt=int(job.get("attempt") or 1),
             intents=tuple(e.get("intents") or ()),
+            dataset_built_with=(e.get("dataset") or {}).get("built_with"),
         )
 
     def _write(self, doc: dict[str, Any]) -> None:
@@ -263,6 +264,21 @@ def file_entry(z: DesiredZip, file_id: str) -> dict[str, Any]:
     return {"file_id": file_id, "name": z.upload_name, "sha256": z.sha256, "size": z.size}
 
 
+def dataset_entry(
+    d: Desired, files: dict[str, Any], before: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The lock's record of the uploaded dataset. `built_with` names what fitted its media;
+    the first machine's is kept while the fingerprint holds (the same bytes, whoever built
+    them), so two machines with other libraries do not rewrite it in turn."""
+    entry: dict[str, Any] = {"fingerprint": d.dataset_fp, "files": files}
+    kept = (before or {}).get("built_with")
+    if (before or {}).get("fingerprint") != d.dataset_fp or not kept:
+        kept = d.built_with
+    if kept:
+        entry["built_with"] = kept
+    return entry
+
+
 def job_entry(
     d: Desired,
     *,
@@ -312,7 +328,10 @@ def history_record(
 
     job = entry.get("job") or {}
     dep = entry.get("deployment") or {}
-    files = (entry.get("dataset") or {}).get("files") or {}
+    dataset = entry.get("dataset") or {}
+    files = dataset.get("files") or {}
+    built = dataset.get("built_with") if dataset.get("fingerprint") == d.dataset_fp else None
+    built = built or d.built_with
     return {
         "dataset": d.dataset_fp,
         "job_fingerprint": d.job_fp,
@@ -322,6 +341,7 @@ def history_record(
         "aigc_sha256": digest(d.aigc_config) if d.aigc_config else None,
         "checkpoint": d.checkpoint,
         "wanbuild": __version__,
+        **({"built_with": built} if built else {}),
         "file_ids": {split: f.get("file_id") for split, f in sorted(files.items())},
         "job_id": job.get("job_id"),
         "finetuned_output": job.get("finetuned_output"),

@@ -25,6 +25,7 @@ from wanbuild.reconcile.index import RemoteIndex
 from wanbuild.reconcile.lease import Gate
 from wanbuild.reconcile.lockfile import (
     LockFile,
+    dataset_entry,
     deployment_entry,
     extend_history,
     file_entry,
@@ -256,12 +257,8 @@ def record_lineage(
     before = lock.entry()
     changes: dict[str, Any] = {}
     if observed.files and len(observed.files) == len(desired.zips):
-        changes["dataset"] = {
-            "fingerprint": desired.dataset_fp,
-            "files": {
-                z.split: file_entry(z, observed.files[z.split].file_id) for z in desired.zips
-            },
-        }
+        files = {z.split: file_entry(z, observed.files[z.split].file_id) for z in desired.zips}
+        changes["dataset"] = dataset_entry(desired, files, before.get("dataset"))
     job = observed.job
     if job is not None:
         changes["job"] = {

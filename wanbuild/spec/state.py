@@ -63,6 +63,9 @@ class Desired:
     fitted: tuple[str, ...] = ()  # media changes build made, to say in the plan
     built: bool = True  # False: planned without writing the zips (sizes are estimates)
     deploy_estimate: str = "free, ~5-10 min"  # what a deployment costs on this backend
+    # the libraries that fitted the dataset's media (PyAV, FFmpeg, libx264, Pillow ...): why
+    # the same inputs can give another fingerprint on another machine; None: not recorded
+    built_with: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ class LockRecord:
     deployed_model: str | None = None
     attempt: int = 1
     intents: tuple[dict[str, Any], ...] = ()
+    dataset_built_with: dict[str, str] | None = None  # what fitted the recorded dataset
 
 
 @dataclass(frozen=True)

@@ -36,12 +36,18 @@ class Store:
             self.root.mkdir(parents=True, exist_ok=True)
             ignore.write_text("*\n", encoding="utf-8")
 
-    def cut_frame_path(self, clip_sha256: str, which: str, trim_to_s: float | None) -> Path:
-        """Where the frame cut from a clip is kept (content-addressed: made once)."""
-        key = hashlib.sha256(f"{clip_sha256}|{which}|{trim_to_s}|{FIT_VERSION}".encode())
+    def cut_frame_path(
+        self, clip_sha256: str, which: str, trim_to_s: float | None, stack: str
+    ) -> Path:
+        """Where the frame cut from a clip is kept (content-addressed: made once per `stack`,
+        the libraries that cut it)."""
+        key = hashlib.sha256(f"{clip_sha256}|{which}|{trim_to_s}|{FIT_VERSION}|{stack}".encode())
         ext = ".jpg" if which == "first" else ".png"
         return self.root / "cache" / "frames" / f"{key.hexdigest()}{ext}"
 
-    def fitted_path(self, source_sha256: str, fit: Fit) -> Path:
-        key = hashlib.sha256(f"{source_sha256}|{fit.key()}|{FIT_VERSION}".encode()).hexdigest()
+    def fitted_path(self, source_sha256: str, fit: Fit, stack: str) -> Path:
+        """Where a fitted file is kept: made once per source, fit and `stack` (the libraries
+        that fit it, so a manifest's `built_with` is always what made its bytes)."""
+        key = f"{source_sha256}|{fit.key()}|{FIT_VERSION}|{stack}"
+        key = hashlib.sha256(key.encode()).hexdigest()
         return self.root / "cache" / "fitted" / key[:2] / f"{key}{fit.ext}"
