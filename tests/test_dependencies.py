@@ -275,3 +275,52 @@ def test_reproduce_names_the_libraries_when_the_dataset_rebuilds_to_other_bytes(
         None,
     )
     assert "were never applied" in said
+
+
+def test_diff_notes_when_the_two_sides_were_fitted_by_other_libraries() -> None:
+    from dataclasses import replace
+
+    from tests.test_review import V
+    from wanbuild.core.review import diff
+
+    base = replace(V, built_with={"av": "18.1.0", "libx264": "164", "pillow": "13.0.0"})
+    head = replace(V, built_with={"av": "18.1.1", "libx264": "165", "pillow": "13.0.0"})
+    d = diff(base, head)
+    assert d.status == "unchanged"  # the inputs are the same
+    [note] = d.notes
+    assert note.startswith(
+        "the media are fitted by other libraries (av 18.1.1 after, 18.1.0 before; libx264 165 "
+        "after, 164 before)"
+    )
+    assert diff(base, replace(head, built_with=base.built_with)).notes == ()
+    assert diff(replace(base, built_with=None), head).notes == ()  # not recorded before
+
+
+def test_the_lock_keeps_the_first_machines_libraries_while_the_bytes_hold() -> None:
+    from dataclasses import replace
+
+    from tests.test_plan_matrix import D
+    from wanbuild.reconcile.lockfile import dataset_entry
+
+    first = {"av": "18.1.0"}
+    here = replace(D, built_with={"av": "18.1.1"})
+    kept = dataset_entry(here, {}, {"fingerprint": D.dataset_fp, "built_with": first})
+    assert kept["built_with"] == first  # the same fingerprint: the same bytes, whoever built them
+    moved = dataset_entry(here, {}, {"fingerprint": "0" * 64, "built_with": first})
+    assert moved["built_with"] == {"av": "18.1.1"}
+    assert "built_with" not in dataset_entry(replace(D, built_with=None), {}, None)
+
+
+def test_apply_records_what_fitted_the_dataset_in_the_lock_and_its_history(
+    effect_factory: Callable[..., Path],
+    run: Callable[..., Run],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WANBUILD_EMULATOR_TIME_SCALE", "1e7")
+    d = effect_factory("fx")
+    result = run("apply", "--wait", str(d))
+    assert result.code == 0, result.out + result.err
+    [entry] = json.loads((d / "wanbuild.lock").read_text())["targets"].values()
+    made = stack.built_with()
+    assert entry["dataset"]["built_with"] == made
+    assert entry["history"][-1]["built_with"] == made

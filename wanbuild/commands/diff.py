@@ -5,6 +5,7 @@ media of added or changed samples are at hand, a contact sheet of them is drawn.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import TextIO
@@ -17,6 +18,7 @@ from wanbuild.core.review_render import render_json, render_markdown, render_tex
 from wanbuild.errors import EXIT_CHANGES, EXIT_OK, WanbuildError
 from wanbuild.media.probe import media_key, media_path
 from wanbuild.media.sheet import SheetRow, contact_sheet
+from wanbuild.reconcile.lockfile import LOCK_NAME, last_built_with
 from wanbuild.spec.effect import Effect
 from wanbuild.versioning import revisions
 
@@ -76,7 +78,9 @@ def _view_at(root: Path, rev: str | None, name: str, tmp: Path) -> EffectView | 
         effect = load_effect(effect_dir, []).effect
         hashes = {p: revisions.file_md5(media_path(effect_dir, p)) for p in _media_paths(effect)}
         known = all(h is not None for h in hashes.values())
-        return _view(effect, hashes, known)
+        # what this machine's build fitted the media with, else what the lock records
+        built = _manifest_built_with(root / "build" / name / "manifest.json")
+        return _view(effect, hashes, known, built or last_built_with(effect_dir / LOCK_NAME))
     revisions.export(root, rev, [rel, "conf"], tmp)
     effect_dir = tmp / rel
     if not (effect_dir / "effect.yaml").is_file():
@@ -85,7 +89,15 @@ def _view_at(root: Path, rev: str | None, name: str, tmp: Path) -> EffectView | 
     effect = load_effect(effect_dir, [], conf_dir=conf).effect
     recorded = revisions.media_hashes(root, rev, rel)
     hashes = {p: (recorded or {}).get(media_key(p)) for p in _media_paths(effect)}
-    return _view(effect, hashes, recorded is not None)
+    return _view(effect, hashes, recorded is not None, last_built_with(effect_dir / LOCK_NAME))
+
+
+def _manifest_built_with(path: Path) -> dict[str, str] | None:
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8")).get("built_with")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return dict(recorded) if isinstance(recorded, dict) else None
 
 
 def _media_paths(effect: Effect) -> list[str]:
@@ -97,7 +109,12 @@ def _media_paths(effect: Effect) -> list[str]:
     ]
 
 
-def _view(effect: Effect, hashes: dict[str, str | None], known: bool) -> EffectView:
+def _view(
+    effect: Effect,
+    hashes: dict[str, str | None],
+    known: bool,
+    built_with: dict[str, str] | None = None,
+) -> EffectView:
     compiled = compile_effect(effect)
     by_id = {s.id: s for s in (*effect.samples.train, *effect.samples.validation)}
 
@@ -126,6 +143,7 @@ def _view(effect: Effect, hashes: dict[str, str | None], known: bool) -> EffectV
         steps_text=est.steps_text,
         cost=est.cost_text,
         media_known=known,
+        built_with=built_with,
     )
 
 

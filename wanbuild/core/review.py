@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from wanbuild.core.actions import Impact
+from wanbuild.core.manifest import stack_differences
 
 Status = Literal["added", "removed", "changed", "unchanged"]
 
@@ -44,6 +45,8 @@ class EffectView:
     steps_text: str
     cost: str  # "~1,234 CNY (…)" or the figures that drive cost, when no price is documented
     media_known: bool = True  # False: the media's content hashes are not available
+    # what fitted the media of its dataset (the build manifest's or the lock's `built_with`)
+    built_with: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,14 @@ def diff(before: EffectView | None, after: EffectView | None) -> EffectDiff:
             "media were compared by path only: DVC's listing of a media directory is not in "
             "the local cache (`dvc fetch` the revision's data to compare content)"
         )
+    if before.built_with and after.built_with:
+        moved = stack_differences(after.built_with, before.built_with, ("after", "before"))
+        if moved:
+            notes.append(
+                f"the media are fitted by other libraries ({'; '.join(moved[:4])}): the same "
+                "clips can fit to other bytes, another dataset fingerprint and a retrain; "
+                "install the locked set (`pip install -e . -c .ci/constraints.txt`)"
+            )
     dataset = bool(samples) or any(c.key in ("model", "region", "kind") for c in config)
     if dataset:
         impact = Impact.FULL

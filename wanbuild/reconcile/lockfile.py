@@ -244,6 +244,21 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return doc
 
 
+def last_built_with(path: Path) -> dict[str, str] | None:
+    """What fitted the dataset the lock at `path` last applied, on any target (None: no lock,
+    or none recorded)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    records = [r for h in _histories(doc if isinstance(doc, dict) else {}).values() for r in h]
+    records = [r for r in records if isinstance(r, dict) and isinstance(r.get("built_with"), dict)]
+    if not records:
+        return None
+    latest = max(records, key=lambda r: str(r.get("applied_at") or ""))
+    return dict(latest["built_with"])
+
+
 def _histories(doc: dict[str, Any]) -> dict[str, list[Any]]:
     return {t: list(e.get("history") or []) for t, e in (doc.get("targets") or {}).items()}
 
