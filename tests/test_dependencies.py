@@ -101,7 +101,7 @@ def test_the_weekly_workflow_runs_the_newest_releases_and_keeps_one_issue() -> N
 def test_versions_lists_what_differs_from_the_lock(tmp_path: Path) -> None:
     lock = tmp_path / "lock.txt"
     lock.write_text(
-        f"av==0.0.1\n    # via wanbuild\npillow=={stack._installed('pillow')}\n"
+        f"av==0.0.1\n    # via wanbuild\npillow=={stack.installed('pillow')}\n"
         "pywin32==312 ; sys_platform == 'win32'\n",
         encoding="utf-8",
     )
@@ -149,8 +149,8 @@ def test_an_unsupported_pyav_stops_the_first_media_command_with_the_fix(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     d = effect_factory("fx")
-    real = stack._installed
-    monkeypatch.setattr(stack, "_installed", lambda dist: "17.1.0" if dist == "av" else real(dist))
+    real = stack.installed
+    monkeypatch.setattr(stack, "installed", lambda dist: "17.1.0" if dist == "av" else real(dist))
     stack.check_supported.cache_clear()
     try:
         result = run("build", str(d))
@@ -177,7 +177,7 @@ def test_the_manifest_records_what_fitted_the_media(
     doc = json.loads((tmp_path / "build/fx/manifest.json").read_text())
     made = doc["built_with"]
     assert made["av"] == av.__version__
-    assert made["pillow"] == stack._installed("pillow")
+    assert made["pillow"] == stack.installed("pillow")
     assert re.fullmatch(r"\d+(\.\d+)*", made["ffmpeg"])
     assert re.fullmatch(r"\d+.*", made["libx264"])
     assert made["libavcodec"] == ".".join(map(str, av.library_versions["libavcodec"]))

@@ -20,7 +20,7 @@ def decoded(path: Path) -> tuple[str, str, int]:
         tag = c.metadata.get("encoder", "")
         n = 0
         for frame in c.decode(c.streams.video[0]):
-            h.update(frame.to_ndarray().tobytes())
+            h.update(frame.to_image().tobytes())
             n += 1
     return tag, h.hexdigest(), n
 

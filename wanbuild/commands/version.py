@@ -9,18 +9,10 @@ from __future__ import annotations
 
 import platform
 import sys
-from importlib import metadata
 
 from wanbuild import __version__
 from wanbuild.errors import WanbuildError
-from wanbuild.media.stack import LOCAL_PACKAGES, built_with, check_supported
-
-
-def _installed(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
+from wanbuild.media.stack import LOCAL_PACKAGES, built_with, check_supported, installed
 
 
 def version_text() -> str:
@@ -43,7 +35,7 @@ def version_text() -> str:
         f"{k} {stack[k]}" for k in ("libjpeg-turbo", "libjpeg", "zlib-ng", "zlib") if k in stack
     )
     lines.append(f"Pillow {stack['pillow']}" + (f": {encoders}" if encoders else ""))
-    local = [(d, _installed(d)) for d in LOCAL_PACKAGES]
+    local = [(d, installed(d)) for d in LOCAL_PACKAGES]
     if any(v for _, v in local):
         lines.append("local extra: " + ", ".join(f"{d} {v or 'absent'}" for d, v in local))
     else:

@@ -24,7 +24,7 @@ LOCAL_PACKAGES = ("torch", "diffusers", "peft", "transformers", "accelerate")
 INSTALL_LOCKED = "pip install -e . -c .ci/constraints.txt"
 
 
-def _installed(dist: str) -> str | None:
+def installed(dist: str) -> str | None:
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
@@ -69,7 +69,7 @@ def unsupported(found: dict[str, str | None], declared: dict[str, str | None]) -
 @functools.cache
 def check_supported() -> None:
     """Raise (exit 1) when an installed PyAV or Pillow is outside the supported range."""
-    found = {d: _installed(d) for d in MEDIA_PACKAGES}
+    found = {d: installed(d) for d in MEDIA_PACKAGES}
     problems = unsupported(found, {d: _declared(d) for d in MEDIA_PACKAGES})
     if problems:
         raise WanbuildError(
@@ -98,7 +98,7 @@ def built_with() -> dict[str, str]:
     x264 = _x264_build(av)
     if x264:
         stack["libx264"] = x264
-    stack["pillow"] = _installed("pillow") or "unknown"
+    stack["pillow"] = installed("pillow") or "unknown"
     # the JPEG and PNG encoders Pillow bundles: the first of each pair it has
     for pair in (("libjpeg_turbo", "jpg"), ("zlib_ng", "zlib")):
         for feature in pair:
