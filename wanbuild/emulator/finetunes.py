@@ -74,6 +74,11 @@ def _file_ids(body: dict[str, Any], ids_key: str, datasets_key: str) -> list[str
     return [str(i) for i in ids]
 
 
+# how many ids a create draws before it gives up (each taken with 1 chance in 65,536 per job of
+# the minute)
+_ID_DRAWS = 64
+
+
 async def create_job(request: Request) -> Response:
     emu = emulator(request)
     region = emu.region(request)
@@ -124,37 +129,53 @@ async def create_job(request: Request) -> Response:
         tokens_per_step = (model.spec.tokens_per_step or {}).get(str(hp.get("max_pixels")), 128000)
     now = emu.clock()
     minute = time.strftime("%Y%m%d%H%M", time.gmtime(now))
-    job_id = f"ft-{minute}-{secrets.token_hex(2)}"
-    generated = f"{model.spec.name}-ft-{minute}-{job_id[-4:]}"
     keeps = emu.profile.keeps_names
-    output = str(body.get("model_name") or generated) if keeps else generated
-    doc = {
-        "job_id": job_id,
-        "job_name": str(body.get("job_name") or job_id) if keeps else job_id,
-        "model": model.spec.name,
-        "finetuned_output": output,
-        "training_file_ids": train_ids,
-        "validation_file_ids": val_ids,
-        "hyper_parameters": given,
-        "effective": hp,
-        "training_type": training_type,
-        "kind": kind,
-        "created": now,
-        "total_steps": total_steps,
-        "seconds_per_step": timeline.SECONDS_PER_STEP[kind],
-        "checkpoints": checkpoints,
-        "save_total_limit": hp.get("save_total_limit"),
-        "tokens_per_step": tokens_per_step,
-        "failure": failure,
-        "fail_at_step": emu.faults.fail_job_at_step,
-        "n_train": n_fit,
-        "validation_items": val_items or items[:n_val],
-        "exports": {},
-    }
-    if any(not j.get("deleted") for j in emu.store.find("job", region, "finetuned_output", output)):
-        raise ApiError(409, "Conflict", f"The model name {output} already exists.", retry=False)
-    emu.store.put("job", job_id, region, doc)
-    return ok(_job_view(emu, doc, now))
+    for _ in range(_ID_DRAWS):
+        # the service's ids: the minute and 4 hex digits, 65,536 a minute. A thousand jobs
+        # created in one minute share a suffix more often than not: a drawn id that is taken
+        # is drawn again, and a create never replaces another job
+        job_id = f"ft-{minute}-{job_suffix()}"
+        generated = f"{model.spec.name}-ft-{minute}-{job_id[-4:]}"
+        output = str(body.get("model_name") or generated) if keeps else generated
+        if any(
+            not j.get("deleted") for j in emu.store.find("job", region, "finetuned_output", output)
+        ):
+            if keeps and body.get("model_name"):
+                raise ApiError(
+                    409, "Conflict", f"The model name {output} already exists.", retry=False
+                )
+            continue  # a generated name of an earlier job's suffix: draw again
+        doc = {
+            "job_id": job_id,
+            "job_name": str(body.get("job_name") or job_id) if keeps else job_id,
+            "model": model.spec.name,
+            "finetuned_output": output,
+            "training_file_ids": train_ids,
+            "validation_file_ids": val_ids,
+            "hyper_parameters": given,
+            "effective": hp,
+            "training_type": training_type,
+            "kind": kind,
+            "created": now,
+            "total_steps": total_steps,
+            "seconds_per_step": timeline.SECONDS_PER_STEP[kind],
+            "checkpoints": checkpoints,
+            "save_total_limit": hp.get("save_total_limit"),
+            "tokens_per_step": tokens_per_step,
+            "failure": failure,
+            "fail_at_step": emu.faults.fail_job_at_step,
+            "n_train": n_fit,
+            "validation_items": val_items or items[:n_val],
+            "exports": {},
+        }
+        if emu.store.add("job", job_id, region, doc):
+            return ok(_job_view(emu, doc, now))
+    raise ApiError(503, "ServiceUnavailable", "No job id is free this minute; try again later.")
+
+
+def job_suffix() -> str:
+    """The 4 hex digits after a job id's minute (drawn again when the id is taken)."""
+    return secrets.token_hex(2)
 
 
 def _check_datasets(

@@ -121,6 +121,17 @@ class Store:
                 (kind, oid, region, kind, oid, json.dumps(doc), *self._columns(kind, doc)),
             )
 
+    def add(self, kind: str, oid: str, region: str, doc: dict[str, Any]) -> bool:
+        """Store a new object, never over another: False, and nothing stored, when an object
+        of its kind already has the id (a create draws another)."""
+        with self.lock:
+            cur = self._conn.execute(
+                "INSERT OR IGNORE INTO objects (kind, id, region, seq, doc, created, tag, gone_at)"
+                " VALUES (?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM objects), ?, ?, ?, ?)",
+                (kind, oid, region, json.dumps(doc), *self._columns(kind, doc)),
+            )
+            return cur.rowcount == 1
+
     def get(self, kind: str, oid: str, region: str) -> dict[str, Any] | None:
         row = self._conn.execute(
             "SELECT doc FROM objects WHERE kind = ? AND id = ? AND region = ?", (kind, oid, region)
