@@ -12,6 +12,7 @@ from typing import TextIO
 
 from wanbuild.config.load import display, find_conf_dir, load_effect, project_root
 from wanbuild.core.estimate import estimate
+from wanbuild.core.manifest import recorded_built_with
 from wanbuild.core.prompts import compile_effect
 from wanbuild.core.review import EffectDiff, EffectView, SampleView, diff
 from wanbuild.core.review_render import render_json, render_markdown, render_text
@@ -94,10 +95,9 @@ def _view_at(root: Path, rev: str | None, name: str, tmp: Path) -> EffectView | 
 
 def _manifest_built_with(path: Path) -> dict[str, str] | None:
     try:
-        recorded = json.loads(path.read_text(encoding="utf-8")).get("built_with")
-    except (OSError, ValueError, AttributeError):
+        return recorded_built_with(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
         return None
-    return dict(recorded) if isinstance(recorded, dict) else None
 
 
 def _media_paths(effect: Effect) -> list[str]:

@@ -77,21 +77,13 @@ def manifest(
     }
 
 
-# What fitted the media (media.stack.built_with), as people read it.
+# What fitted the media (media.stack.built_with): read back, and compared.
 
 
-def describe_stack(stack: dict[str, str]) -> str:
-    """'PyAV 18.1.1 (FFmpeg 8.1.3, libx264 165) / Pillow 13.0.0 (libjpeg-turbo 3.2.0)'."""
-    av_parts = [f"{k} {stack[k]}" for k in ("ffmpeg", "libx264") if k in stack]
-    av_parts = [p.replace("ffmpeg", "FFmpeg", 1) for p in av_parts]
-    pil_parts = [f"{k} {stack[k]}" for k in ("libjpeg-turbo", "libjpeg") if k in stack]
-    text = f"PyAV {stack.get('av', '?')}"
-    if av_parts:
-        text += f" ({', '.join(av_parts)})"
-    text += f" / Pillow {stack.get('pillow', '?')}"
-    if pil_parts:
-        text += f" ({', '.join(pil_parts)})"
-    return text
+def recorded_built_with(doc: Any) -> dict[str, str] | None:
+    """A manifest's `built_with`, or None where it records none (written before it was)."""
+    recorded = doc.get("built_with") if isinstance(doc, dict) else None
+    return dict(recorded) if isinstance(recorded, dict) else None
 
 
 def stack_differences(

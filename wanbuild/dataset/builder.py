@@ -23,7 +23,7 @@ from wanbuild.config.load import LoadedEffect, display
 from wanbuild.core import layout
 from wanbuild.core.findings import Finding, has_errors
 from wanbuild.core.fitting import fit_media
-from wanbuild.core.manifest import Entry, ZipSpec, fingerprint, manifest
+from wanbuild.core.manifest import Entry, ZipSpec, fingerprint, manifest, recorded_built_with
 from wanbuild.core.prompts import compile_effect
 from wanbuild.dataset.preflight import preflight
 from wanbuild.errors import WanbuildError
@@ -312,8 +312,7 @@ def _up_to_date(out_dir: Path, fp: str, cache: HashCache, result: Built) -> bool
         if not zip_path.is_file() or cache.sha256(zip_path) != z["sha256"]:
             return False
         result.zips[split] = (zip_path, z["sha256"], z["size"], len(z["entries"]))
-    recorded = doc.get("built_with")
-    result.built_with = dict(recorded) if isinstance(recorded, dict) else None
+    result.built_with = recorded_built_with(doc)
     return True
 
 
